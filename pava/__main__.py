@@ -1,0 +1,3 @@
+from pava.cli import main
+
+main()
