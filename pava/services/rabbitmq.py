@@ -67,7 +67,8 @@ class RabbitNode:
         return env
 
     def amqp_url(self, vhost: str = "/") -> str:
-        return f"amqp://{self.user}:{quote(self.password, safe='')}@127.0.0.1:{self.amqp_port}/{quote(vhost, safe='')}"
+        password, vhost = quote(self.password, safe=""), quote(vhost, safe="")
+        return f"amqp://{self.user}:{password}@127.0.0.1:{self.amqp_port}/{vhost}"
 
     @property
     def management_url(self) -> str:
@@ -111,8 +112,12 @@ class RabbitNode:
         if not (RABBIT_BIN / "rabbitmq-server").exists():
             raise RuntimeError("rabbitmq-server is not installed (apt-get install rabbitmq-server)")
         self._write_config()
+        # A pid file left by a node that died (or by a reboot) would be taken for the new node's below.
+        self.pid_file.unlink(missing_ok=True)
+        # cwd: Erlang writes crash dumps (erl_crash.dump, MnesiaCore.*) into the node's working folder;
+        # they belong with the node's other files, not in whatever folder started it.
         subprocess.run([str(RABBIT_BIN / "rabbitmq-server"), "-detached"], env=self.env(), check=True,
-                       capture_output=True, timeout=60)
+                       capture_output=True, timeout=60, cwd=self.base_dir)
         # `await_startup` right after -detached fails: the node is not registered yet. Wait for the pid file.
         deadline = time.monotonic() + 60
         while not self.pid_file.exists():
@@ -152,10 +157,12 @@ class RabbitNode:
     def delete_vhost(self, vhost: str) -> None:
         self.ctl("delete_vhost", vhost, check=False)
 
-    def stop(self) -> None:
+    def stop(self, kill_epmd: bool = True) -> None:
+        """Stop the node; also its epmd unless another Erlang node may be using it (``kill_epmd=False``)."""
         if self.pid_file.exists():
             self.ctl("stop", str(self.pid_file), check=False)
-        subprocess.run(["epmd", "-kill"], env=self.env(), capture_output=True, check=False)
+        if kill_epmd:
+            subprocess.run(["epmd", "-kill"], env=self.env(), capture_output=True, check=False)
 
     def stop_app(self) -> None:
         """Stop the broker but not the Erlang node (simulates a broker outage)."""
@@ -171,7 +178,7 @@ class RabbitNode:
 
     def management_get(self, path: str) -> object:
         """GET from the management API with the node's user."""
-        request = urllib.request.Request(self.management_url + path)
+        request = urllib.request.Request(self.management_url + path)  # noqa: S310 (http, our own URL)
         token = b64encode(f"{self.user}:{self.password}".encode()).decode()
         request.add_header("Authorization", f"Basic {token}")
         with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 (loopback, our URL)
