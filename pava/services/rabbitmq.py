@@ -186,6 +186,7 @@ class RabbitNode:
 
 
 def new_password() -> str:
-    return secrets.token_urlsafe(24)
+    """A random password; hex, so it never starts with "-" (which command lines read as an option)."""
+    return secrets.token_hex(24)
 
 
