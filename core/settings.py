@@ -124,11 +124,11 @@ class OcrSettings(BaseModel):
     """Text in photos: Tesseract through pytesseract."""
 
     languages: str = Field(
-        "eng", description="tessdata languages joined by '+' (e.g. eng+deu); each must be installed on the host"
+        "eng", description="tessdata languages joined by '+' (e.g. eng+deu), each installed on the host"
     )
     psm: int = Field(3, ge=0, le=13, description="Tesseract page segmentation mode (3: automatic, no OSD)")
     detect_orientation: bool = Field(
-        True, description="when the upright reading is poor, detect the orientation (OSD), rotate and read again"
+        True, description="when the upright reading is poor: detect the orientation (OSD), turn, read again"
     )
     min_confidence: float = Field(
         40.0, ge=0, le=100, description="words Tesseract is less sure of (0-100) are dropped from the result"
@@ -136,7 +136,7 @@ class OcrSettings(BaseModel):
     max_pixels: int = Field(
         16_000_000, ge=100_000, description="larger images are reduced to this many pixels before reading"
     )
-    timeout: float = Field(120.0, gt=0, description="seconds one Tesseract call may take before the job fails")
+    timeout: float = Field(120.0, gt=0, description="seconds one Tesseract call may take, else the job fails")
 
 
 class SpeechSettings(BaseModel):
@@ -155,10 +155,10 @@ class SpeechSettings(BaseModel):
     vad_filter: bool = Field(True, description="faster-whisper: skip non-speech with its Silero VAD")
     cpu_threads: int = Field(0, ge=0, le=256, description="threads for the model; 0: the library default")
     chunk_seconds: float = Field(
-        300.0, ge=30, le=3600, description="audio decoded and transcribed at a time (memory: 64 KiB per second)"
+        300.0, ge=30, le=3600, description="audio transcribed at a time (memory: 64 KiB per second of it)"
     )
     chunk_overlap_seconds: float = Field(
-        10.0, ge=1, le=60, description="tail of a chunk transcribed again with the next one, so no word is cut"
+        10.0, ge=1, le=60, description="tail of a chunk transcribed again with the next, so no word is cut"
     )
     silence_max_db: float = Field(
         -60.0, le=0, description="audio whose loudest sample is below this (dBFS) is recorded as silent"
