@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
+
 from core.settings import PROJECT_ROOT, Settings
 
 
@@ -23,9 +25,16 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "PAVA_DATABASE_URL": settings.require_database_url(),
         "PAVA_AMQP_URL": settings.require_amqp_url(),
     })
-    for group in ("ingest", "broker", "worker", "dhash"):
+    # Every nested settings group, so that a new analysis's settings reach child processes too.
+    for group, field in type(settings).model_fields.items():
+        if not (isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel)):
+            continue
         for key, value in getattr(settings, group).model_dump(mode="json").items():
-            env[f"PAVA_{group.upper()}__{key.upper()}"] = json.dumps(value) if isinstance(value, list) else str(value)
+            if value is None:
+                continue
+            env[f"PAVA_{group.upper()}__{key.upper()}"] = (
+                json.dumps(value) if isinstance(value, list | dict) else str(value)
+            )
     return env
 
 
