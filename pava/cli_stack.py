@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from core.settings import PROJECT_ROOT, get_settings
+from core.settings import get_settings
 
 if TYPE_CHECKING:
     from pava.stack.up import UpResult
@@ -147,7 +147,4 @@ def _print_summary(result: UpResult) -> None:
     echo("  status            ./pava.sh status   (queues, jobs by state, recent failures)")
     echo("  results           ./pava.sh export --jsonl")
     echo(f"  logs              {logs}/")
-    if Path(result.env_file) != PROJECT_ROOT / "var" / "stack.env":
-        echo(f"  settings          PAVA_HOME is not the default: run `set -a; . {result.env_file}; set +a` "
-             "before other pava commands")
     echo("  stop              ./pava.sh down")
