@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import Any
 
@@ -52,7 +53,12 @@ class Publisher:
         self._channel: Any = None
 
     def _ensure(self) -> Any:
-        if self._connection is None or self._connection.is_closed or self._channel is None or self._channel.is_closed:
+        if (
+            self._connection is None
+            or self._connection.is_closed
+            or self._channel is None
+            or self._channel.is_closed
+        ):
             self.close()
             self._connection = connect(self.settings)
             self._channel = self._connection.channel()
@@ -60,8 +66,15 @@ class Publisher:
             self._channel.confirm_delivery()
         return self._channel
 
-    def publish(self, routing_key: str, body: bytes, *, exchange: str | None = None,
-                headers: dict[str, Any] | None = None, message_id: str | None = None) -> None:
+    def publish(
+        self,
+        routing_key: str,
+        body: bytes,
+        *,
+        exchange: str | None = None,
+        headers: dict[str, Any] | None = None,
+        message_id: str | None = None,
+    ) -> None:
         """Publish one persistent message and wait for the broker's confirm (raises if refused)."""
         channel = self._ensure()
         channel.basic_publish(
@@ -79,10 +92,8 @@ class Publisher:
 
     def close(self) -> None:
         if self._connection is not None and self._connection.is_open:
-            try:
+            with contextlib.suppress(*TRANSIENT_BROKER_ERRORS):
                 self._connection.close()
-            except TRANSIENT_BROKER_ERRORS:
-                pass
         self._connection = None
         self._channel = None
 

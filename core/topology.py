@@ -91,4 +91,6 @@ def declare(channel: Any, topology: Topology, analyses: tuple[str, ...] = ANALYS
                     "x-dead-letter-routing-key": name,
                 },
             )
-            channel.queue_bind(retry, topology.retry_exchange, routing_key=topology.retry_routing_key(name, delay))
+            channel.queue_bind(
+                retry, topology.retry_exchange, routing_key=topology.retry_routing_key(name, delay)
+            )

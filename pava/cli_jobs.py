@@ -39,7 +39,7 @@ def worker(
                                            help="jobs at once (default: PAVA_WORKER__CONCURRENCY)"),
 ) -> None:
     """Consume one analysis's queue until SIGTERM or SIGINT (then finish the jobs in flight and exit 0)."""
-    from workers.runtime import run_worker  # noqa: PLC0415 (see the module docstring)
+    from workers.runtime import run_worker
 
     if name not in REGISTRY:
         raise typer.BadParameter(f"no worker for {name!r} (registered: {', '.join(sorted(REGISTRY))})",
@@ -52,7 +52,7 @@ def relay(
     poll: float = typer.Option(5.0, "--poll", min=0.1, help="seconds between polls without a notification"),
 ) -> None:
     """Publish recorded jobs to RabbitMQ as they are committed (the transactional outbox's relay)."""
-    from workers.relay import Relay, publish_once  # noqa: PLC0415
+    from workers.relay import Relay, publish_once
 
     settings = get_settings()
     if once:
@@ -75,7 +75,7 @@ def status(
     failures: int = typer.Option(20, "--failures", min=0, help="how many recent failures to list"),
 ) -> None:
     """Queue counts from the broker, jobs per analysis and state, outbox size, recent failures."""
-    from core.status import collect  # noqa: PLC0415
+    from core.status import collect
 
     settings = get_settings()
     with db.connect(settings, autocommit=True, application_name="pava-status") as conn:
@@ -91,10 +91,10 @@ def _count(value: Any) -> str:
 
 
 def _print_status(report: dict[str, Any]) -> None:
-    from rich.console import Console  # noqa: PLC0415
-    from rich.table import Table  # noqa: PLC0415
+    from rich.console import Console
+    from rich.table import Table
 
-    from core.status import JOB_STATES  # noqa: PLC0415
+    from core.status import JOB_STATES
 
     console = Console()
     queues = Table(title="Queues", title_justify="left")
@@ -132,7 +132,7 @@ def wait(
     interval: float = typer.Option(0.5, "--interval", min=0.05, help="seconds between checks"),
 ) -> None:
     """Return when no job is pending, queued or running and the outbox is empty; exit 1 on timeout."""
-    from core.status import unfinished  # noqa: PLC0415
+    from core.status import unfinished
 
     settings = get_settings()
     deadline = None if timeout is None else time.monotonic() + timeout
@@ -158,10 +158,10 @@ def requeue(
     all_: bool = typer.Option(False, "--all", help="reset every job of the analysis, create missing ones"),
 ) -> None:
     """Re-run one analysis: record its jobs again through the outbox, then publish them."""
-    from core.broker import TRANSIENT_BROKER_ERRORS  # noqa: PLC0415
-    from core.requeue import Mode  # noqa: PLC0415
-    from core.requeue import requeue as record_requeue  # noqa: PLC0415
-    from workers.relay import publish_once  # noqa: PLC0415
+    from core.broker import TRANSIENT_BROKER_ERRORS
+    from core.requeue import Mode
+    from core.requeue import requeue as record_requeue
+    from workers.relay import publish_once
 
     if analyzer not in ANALYSES:
         raise typer.BadParameter(f"unknown analysis {analyzer!r} (known: {', '.join(ANALYSES)})",

@@ -18,7 +18,8 @@ from core.topology import Topology
 def _media(conn: db.Connection, name: str = "a.jpg") -> tuple[int, str]:
     sha = hashlib.sha512(name.encode()).digest()
     row = conn.execute(
-        """INSERT INTO media (sha512, status, kind, format, mime_type, size_bytes, storage_path, original_path)
+        """INSERT INTO media
+               (sha512, status, kind, format, mime_type, size_bytes, storage_path, original_path)
            VALUES (%s, 'ready', 'photo', 'jpeg', 'image/jpeg', 10, %s, %s) RETURNING id""",
         (sha, f"originals/{name}", name),
     ).fetchone()
@@ -30,11 +31,26 @@ def test_jobs_recorded_then_published_once(settings: Settings) -> None:
     with db.connect(settings) as conn:
         with conn.transaction():
             media_id, sha = _media(conn)
-            ids = record_jobs(conn, media_id=media_id, kind=MediaKind.PHOTO, path="originals/a.jpg",
-                              sha512_hex=sha, analyses=["dhash", "ocr"])
+            ids = record_jobs(
+                conn,
+                media_id=media_id,
+                kind=MediaKind.PHOTO,
+                path="originals/a.jpg",
+                sha512_hex=sha,
+                analyses=["dhash", "ocr"],
+            )
             # recording twice adds nothing: the job key is (media, analyzer)
-            assert record_jobs(conn, media_id=media_id, kind=MediaKind.PHOTO, path="originals/a.jpg",
-                               sha512_hex=sha, analyses=["dhash"]) == []
+            assert (
+                record_jobs(
+                    conn,
+                    media_id=media_id,
+                    kind=MediaKind.PHOTO,
+                    path="originals/a.jpg",
+                    sha512_hex=sha,
+                    analyses=["dhash"],
+                )
+                == []
+            )
         assert len(ids) == 2
         assert pending_count(conn) == 2
         with Publisher(settings) as publisher:

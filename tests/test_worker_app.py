@@ -226,7 +226,7 @@ def worker_process(settings: Settings, behaviour: str, *, seconds: float = 0.0, 
     """This module as a worker process with the test's settings."""
     # Here, not at the top: the worker process imports this module as tests.test_worker_app, where the
     # tests folder is not on sys.path.
-    from support import settings_env  # noqa: PLC0415
+    from support import settings_env
 
     env = settings_env(settings)
     env.update(extra_env or {})

@@ -82,7 +82,7 @@ class Analyzer(ABC, Generic[R]):
                 self._load()
                 self._loaded = True
 
-    def _load(self) -> None:  # noqa: B027 (an optional hook: many analyzers have no model)
+    def _load(self) -> None:
         """Load heavy resources; default: nothing."""
 
     def meta(self) -> ResultMeta:

@@ -171,7 +171,8 @@ def upgrade() -> None:
     # candidate), which is what keeps a query at 1M hashes within a few ms (bench/bench_neardup.py).
     for band in range(4):
         op.execute(
-            f"CREATE INDEX perceptual_hash_b{band} ON perceptual_hash (b{band}) INCLUDE (hash, media_id, frame_ms)"
+            f"CREATE INDEX perceptual_hash_b{band} ON perceptual_hash (b{band})"
+            " INCLUDE (hash, media_id, frame_ms)"
         )
 
 
