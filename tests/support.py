@@ -1,9 +1,13 @@
-"""Helpers shared by tests: running the real ``pava`` command in a subprocess with a test's settings."""
+"""Helpers shared by tests: running the real ``pava`` command in a subprocess with a test's settings, and
+inserting media rows and jobs straight into the database."""
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +15,10 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from core import db
+from core.envelope import JobEnvelope
+from core.media import MediaKind
+from core.outbox import record_jobs
 from core.settings import PROJECT_ROOT, Settings
 
 
@@ -63,3 +71,56 @@ def popen_pava(settings: Settings, *args: str, extra_env: dict[str, str] | None 
 def tree_files(root: Path) -> set[str]:
     """Relative paths of every entry (files and symlinks) under ``root``."""
     return {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() or p.is_symlink()}
+
+
+def insert_media(conn: db.Connection, name: str, *, sha512: bytes, kind: MediaKind | str = MediaKind.PHOTO,
+                 format: str | None = None, mime_type: str | None = None, size_bytes: int = 1,
+                 storage_path: str | None = None, original_path: str | None = None,
+                 status: str = "ready") -> int:
+    """Insert one media row as ingest would leave it and return its id.
+
+    ``storage_path`` defaults to ``originals/<name>`` and ``original_path`` to ``name``; ``format`` and
+    ``mime_type`` default to JPEG for a photo and MP4 for a video. Nothing is written to disk.
+    """
+    kind = MediaKind(kind)
+    video = kind is MediaKind.VIDEO
+    row = conn.execute(
+        """INSERT INTO media
+               (sha512, status, kind, format, mime_type, size_bytes, storage_path, original_path)
+           VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING id""",
+        (sha512, status, kind.value, format or ("mp4" if video else "jpeg"),
+         mime_type or ("video/mp4" if video else "image/jpeg"), size_bytes,
+         storage_path or f"originals/{name}", original_path or name),
+    ).fetchone()
+    assert row is not None
+    return int(row["id"])
+
+
+def insert_media_for_file(conn: db.Connection, path: Path, *, kind: MediaKind | str = MediaKind.PHOTO,
+                          **columns: Any) -> int:
+    """:func:`insert_media` for an existing file: named after it, with its SHA-512 and size (at least 1)."""
+    columns.setdefault("size_bytes", max(1, path.stat().st_size))
+    digest = hashlib.sha512(path.read_bytes()).digest()
+    return insert_media(conn, path.name, sha512=digest, kind=kind, **columns)
+
+
+def stage_job(settings: Settings, source: Path, *, analyzer: str, kind: MediaKind = MediaKind.PHOTO,
+              conn: db.Connection | None = None) -> JobEnvelope:
+    """Copy ``source`` to ``originals/`` under the storage root, insert its media row, record one job of
+    ``analyzer`` (with its outbox message) and return that job's envelope.
+
+    Uses ``conn`` when given, otherwise a connection of its own that is closed on return.
+    """
+    rel = f"originals/{source.name}"
+    target = settings.storage_root / rel
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source, target)
+    sha = hashlib.sha512(source.read_bytes()).hexdigest()
+    with contextlib.ExitStack() as stack:
+        if conn is None:
+            conn = stack.enter_context(db.connect(settings))
+        with conn.transaction():
+            media_id = insert_media_for_file(conn, source, kind=kind)
+            (job_id,) = record_jobs(conn, media_id=media_id, kind=kind, path=rel, sha512_hex=sha,
+                                    analyses=[analyzer])
+    return JobEnvelope(job_id=job_id, media_id=media_id, analyzer=analyzer, kind=kind, path=rel, sha512=sha)

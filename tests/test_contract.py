@@ -5,8 +5,6 @@ refused as a permanent error, and a store that writes nothing twice when a job i
 
 from __future__ import annotations
 
-import hashlib
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +16,7 @@ from core.analyses import ANALYSES, APPLIES_TO
 from core.media import MediaKind
 from core.settings import PROJECT_ROOT, Settings
 from core.topology import Topology
+from tests.support import stage_job
 from workers.analyzer import MediaItem, PermanentError
 from workers.registry import REGISTRY, Registration
 
@@ -27,7 +26,6 @@ SAMPLE = {
     MediaKind.VIDEO: "speech/video/derived_earth_with_jfk_speech.mp4",
 }
 BROKEN = {MediaKind.PHOTO: "bad/truncated_half_DSCN0027.jpg", MediaKind.VIDEO: "bad/html_error_page.mp4"}
-FORMAT = {MediaKind.PHOTO: ("jpeg", "image/jpeg"), MediaKind.VIDEO: ("mp4", "video/mp4")}
 
 NAMES = sorted(REGISTRY)
 
@@ -54,27 +52,10 @@ def test_registration_is_complete(name: str, settings: Settings) -> None:
 
 def _item(settings: Settings, conn: db.Connection, source: Path, kind: MediaKind, name: str) -> MediaItem:
     """The file placed in storage with its media and job rows, as the ingester leaves them."""
-    rel = f"originals/{source.name}"
-    target = settings.storage_root / rel
-    target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(source, target)
-    data = source.read_bytes()
-    digest = hashlib.sha512(data).digest()
-    fmt, mime = FORMAT[kind]
-    row = conn.execute(
-        """INSERT INTO media
-               (sha512, status, kind, format, mime_type, size_bytes, storage_path, original_path)
-           VALUES (%s, 'ready', %s, %s, %s, %s, %s, %s) RETURNING id""",
-        (digest, kind.value, fmt, mime, max(1, len(data)), rel, source.name),
-    ).fetchone()
-    assert row is not None
-    job = conn.execute(
-        "INSERT INTO job (media_id, analyzer, state) VALUES (%s, %s, 'running') RETURNING id",
-        (row["id"], name),
-    ).fetchone()
-    assert job is not None
-    return MediaItem(media_id=row["id"], job_id=job["id"], kind=kind, path=target, rel_path=rel,
-                     sha512=digest.hex(), storage_root=settings.storage_root)
+    job = stage_job(settings, source, analyzer=name, kind=kind, conn=conn)
+    return MediaItem(media_id=job.media_id, job_id=job.job_id, kind=kind,
+                     path=settings.storage_root / job.path, rel_path=job.path, sha512=job.sha512,
+                     storage_root=settings.storage_root)
 
 
 def _rows_of(conn: db.Connection, media_id: int) -> dict[str, int]:
@@ -108,8 +89,7 @@ def test_store_twice_writes_nothing_twice(name: str, settings: Settings, corpus:
     export = registration.export_function()
     assert export is not None
     with db.connect(settings) as conn:
-        with conn.transaction():
-            item = _item(settings, conn, corpus / SAMPLE[kind], kind, name)
+        item = _item(settings, conn, corpus / SAMPLE[kind], kind, name)
         assert analyzer.accepts(item)
         result = analyzer.analyze(item)
         meta = analyzer.meta()
@@ -132,7 +112,7 @@ def test_broken_file_is_a_permanent_error(name: str, settings: Settings, corpus:
     registration = REGISTRY[name]
     analyzer = registration.create(settings)
     kind = _kind_for(registration, settings)
-    with db.connect(settings) as conn, conn.transaction():
+    with db.connect(settings) as conn:
         item = _item(settings, conn, corpus / BROKEN[kind], kind, name)
     with pytest.raises(PermanentError):
         analyzer.analyze(item)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support import insert_media
 
 from core import db
 from core.media import MediaKind
@@ -55,14 +56,9 @@ def hash_corpus(conn: db.Connection, corpus: Path, manifest: dict[str, Any], tmp
         kind = MediaKind.VIDEO if path.suffix.lower() in VIDEO_SUFFIXES else MediaKind.PHOTO
         if kind is MediaKind.PHOTO and path.suffix.lower() in {".flac", ".wav", ".mp3", ".m4a"}:
             continue
-        row = conn.execute(
-            """INSERT INTO media
-                   (sha512, status, kind, format, mime_type, size_bytes, storage_path, original_path)
-               VALUES (%s, 'ready', %s, 'x', 'x', %s, %s, %s) RETURNING id""",
-            (digest, kind.value, max(1, len(data)), rel, rel),
-        ).fetchone()
-        assert row is not None
-        item = MediaItem(media_id=int(row["id"]), job_id=0, kind=kind, path=path, rel_path=rel,
+        media_id = insert_media(conn, rel, sha512=digest, kind=kind, format="x", mime_type="x",
+                                size_bytes=max(1, len(data)), storage_path=rel)
+        item = MediaItem(media_id=media_id, job_id=0, kind=kind, path=path, rel_path=rel,
                          sha512=digest.hex(), storage_root=corpus)
         try:
             result = analyzer.analyze(item)

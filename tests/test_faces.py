@@ -21,11 +21,10 @@ from typing import Any
 
 import pytest
 from PIL import Image
+from support import insert_media_for_file, stage_job
 
 from core import db, people
-from core.envelope import JobEnvelope
 from core.media import MediaKind
-from core.outbox import record_jobs
 from core.settings import Settings
 from core.storage import THUMB_PREVIEW, derived_dir_rel, thumbnail_rel
 from workers.analyzer import MediaItem, PermanentError, TransientError
@@ -72,23 +71,6 @@ def _item(
         sha512=sha,
         storage_root=root or path.parent,
     )
-
-
-def _media(conn: db.Connection, path: Path, kind: MediaKind = MediaKind.PHOTO) -> int:
-    row = conn.execute(
-        """INSERT INTO media (sha512, status, kind, format, mime_type, size_bytes, storage_path,
-                              original_path)
-           VALUES (%s, 'ready', %s, 'jpeg', 'image/jpeg', %s, %s, %s) RETURNING id""",
-        (
-            hashlib.sha512(path.read_bytes()).digest(),
-            kind.value,
-            max(1, path.stat().st_size),
-            f"originals/{path.name}",
-            path.name,
-        ),
-    ).fetchone()
-    assert row is not None
-    return int(row["id"])
 
 
 # --- registration and contract ------------------------------------------------------------------------
@@ -313,7 +295,7 @@ def test_store_is_idempotent_and_records_the_analyzer(
     result = corpus_faces[path.name]
     with db.connect(settings, autocommit=True) as conn:
         with conn.transaction():
-            media_id = _media(conn, path)
+            media_id = insert_media_for_file(conn, path)
         item = _item(path, media_id=media_id, root=settings.storage_root)
         chip_dir = settings.storage_root / derived_dir_rel(item.sha512, "faces")
         for _ in range(2):  # a redelivered job
@@ -354,7 +336,7 @@ def test_similar_faces_come_from_the_index(
         face_of: dict[str, int] = {}
         for name, result in corpus_faces.items():
             with conn.transaction():
-                media_id = _media(conn, corpus / "faces" / name)
+                media_id = insert_media_for_file(conn, corpus / "faces" / name)
                 store(
                     conn,
                     _item(corpus / "faces" / name, media_id=media_id, root=settings.storage_root),
@@ -409,40 +391,13 @@ def runner(settings: Settings, analyzer: FacesAnalyzer) -> Iterator[JobRunner]:
     job_runner.close()
 
 
-def _job(settings: Settings, source: Path, kind: MediaKind = MediaKind.PHOTO) -> JobEnvelope:
-    target = settings.storage_root / "originals" / source.name
-    target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(source, target)
-    with db.connect(settings) as conn, conn.transaction():
-        media_id = _media(conn, source, kind)
-        sha = hashlib.sha512(source.read_bytes()).hexdigest()
-        (job_id,) = record_jobs(
-            conn,
-            media_id=media_id,
-            kind=kind,
-            path=f"originals/{source.name}",
-            sha512_hex=sha,
-            analyses=["faces"],
-        )
-    return JobEnvelope.model_validate(
-        {
-            "job_id": job_id,
-            "media_id": media_id,
-            "analyzer": "faces",
-            "kind": kind,
-            "path": f"originals/{source.name}",
-            "sha512": sha,
-        }
-    )
-
-
 def test_job_runner_stores_once_and_fails_bad_input(
     settings: Settings, runner: JobRunner, corpus: Path
 ) -> None:
-    envelope = _job(settings, corpus / "faces" / "fr_two_people.jpg")
+    envelope = stage_job(settings, corpus / "faces" / "fr_two_people.jpg", analyzer="faces")
     assert runner.handle(Delivery(envelope)).status == "done"
     assert runner.handle(Delivery(envelope, attempt=2, redelivered=True)).status == "skipped"
-    bad = _job(settings, corpus / "bad" / "not_an_image.jpg")
+    bad = stage_job(settings, corpus / "bad" / "not_an_image.jpg", analyzer="faces")
     outcome = runner.handle(Delivery(bad))
     assert (outcome.action.value, outcome.status) == ("dead", "failed")
     with db.connect(settings, autocommit=True) as conn:

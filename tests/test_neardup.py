@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from support import insert_media
 
 from core import db
 from core.media import MediaKind
@@ -51,15 +52,7 @@ def conn(database_url: str) -> Iterator[db.Connection]:
 
 
 def add_media(conn: db.Connection, name: str, kind: MediaKind = MediaKind.PHOTO) -> int:
-    row = conn.execute(
-        """INSERT INTO media
-               (sha512, status, kind, format, mime_type, size_bytes, storage_path, original_path)
-           VALUES (%s, 'ready', %s, %s, %s, 1, %s, %s) RETURNING id""",
-        (os.urandom(64), kind.value, "jpeg" if kind is MediaKind.PHOTO else "mp4",
-         "image/jpeg" if kind is MediaKind.PHOTO else "video/mp4", f"originals/{name}", name),
-    ).fetchone()
-    assert row is not None
-    return int(row["id"])
+    return insert_media(conn, name, sha512=os.urandom(64), kind=kind)
 
 
 def item_for(media_id: int, kind: MediaKind = MediaKind.PHOTO) -> MediaItem:

@@ -31,11 +31,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support import insert_media_for_file, stage_job
 
 from core import db
-from core.envelope import JobEnvelope
 from core.media import MediaKind
-from core.outbox import record_jobs
 from core.settings import Settings
 from workers.analyzer import MediaItem, PermanentError
 from workers.analyzers.objects import Detection, ObjectsAnalyzer, ObjectsResult
@@ -286,18 +285,6 @@ def test_video_without_a_video_stream_is_empty(ssd: ObjectsAnalyzer, tmp_path: P
 # --- the store --------------------------------------------------------------------------------------------
 
 
-def _media(conn: db.Connection, path: Path, kind: MediaKind = MediaKind.PHOTO) -> int:
-    row = conn.execute(
-        """INSERT INTO media (sha512, status, kind, format, mime_type, size_bytes, storage_path,
-                              original_path)
-           VALUES (%s, 'ready', %s, 'jpeg', 'image/jpeg', %s, %s, %s) RETURNING id""",
-        (hashlib.sha512(path.read_bytes()).digest(), kind.value, max(1, path.stat().st_size),
-         f"originals/{path.name}", path.name),
-    ).fetchone()
-    assert row is not None
-    return int(row["id"])
-
-
 def _rows(conn: db.Connection, media_id: int) -> list[dict[str, Any]]:
     return conn.execute("SELECT * FROM object_detection WHERE media_id = %s ORDER BY confidence DESC",
                         (media_id,)).fetchall()
@@ -309,7 +296,7 @@ def test_store_is_idempotent_and_records_backend_and_model(settings: Settings, s
     result = ssd.analyze(_item(path))
     with db.connect(settings) as conn:
         with conn.transaction():
-            media_id = _media(conn, path)
+            media_id = insert_media_for_file(conn, path)
         item = _item(path, media_id=media_id, root=settings.storage_root)
         for _ in range(2):  # a redelivered job
             with conn.transaction():
@@ -363,7 +350,7 @@ def test_store_keeps_keyframe_times(settings: Settings, ssd: ObjectsAnalyzer, co
                   Detection("cat", 0.8, 0.1, 0.1, 0.4, 0.8, frame_ms=2200))
     with db.connect(settings) as conn:
         with conn.transaction():
-            media_id = _media(conn, path, MediaKind.VIDEO)
+            media_id = insert_media_for_file(conn, path, kind=MediaKind.VIDEO)
             result = ObjectsResult(detections, 2, "ssd", "m", 0.5)
             store(conn, _item(path, media_id=media_id), result, ssd.meta())
         stored = sorted((r["label"], r["frame_ms"]) for r in _rows(conn, media_id))
@@ -380,25 +367,12 @@ def runner(settings: Settings, ssd: ObjectsAnalyzer) -> Iterator[JobRunner]:
     job_runner.close()
 
 
-def _job(settings: Settings, source: Path, kind: MediaKind = MediaKind.PHOTO) -> JobEnvelope:
-    target = settings.storage_root / "originals" / source.name
-    target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(source, target)
-    with db.connect(settings) as conn, conn.transaction():
-        media_id = _media(conn, source, kind)
-        sha = hashlib.sha512(source.read_bytes()).hexdigest()
-        (job_id,) = record_jobs(conn, media_id=media_id, kind=kind, path=f"originals/{source.name}",
-                                sha512_hex=sha, analyses=["objects"])
-    return JobEnvelope(job_id=job_id, media_id=media_id, analyzer="objects", kind=kind,
-                       path=f"originals/{source.name}", sha512=sha)
-
-
 def test_job_runner_stores_once_and_fails_bad_input(settings: Settings, runner: JobRunner,
                                                     corpus: Path) -> None:
-    envelope = _job(settings, corpus / "objects" / "ul_bus.jpg")
+    envelope = stage_job(settings, corpus / "objects" / "ul_bus.jpg", analyzer="objects")
     assert runner.handle(Delivery(envelope)).status == "done"
     assert runner.handle(Delivery(envelope, attempt=2, redelivered=True)).status == "skipped"
-    bad = _job(settings, corpus / "bad" / "truncated_half_DSCN0027.jpg")
+    bad = stage_job(settings, corpus / "bad" / "truncated_half_DSCN0027.jpg", analyzer="objects")
     outcome = runner.handle(Delivery(bad))
     assert (outcome.action.value, outcome.status) == ("dead", "failed")
     with db.connect(settings) as conn:

@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 from PIL import Image, ImageDraw, ImageFont
+from support import insert_media_for_file
 
 from core import db
 from core.media import MediaKind
@@ -308,29 +309,14 @@ def test_a_large_image_is_reduced_before_reading(tmp_path: Path, corpus: Path) -
 # --- the store and search -----------------------------------------------------------------------------
 
 
-def _media(conn: db.Connection, path: Path) -> int:
-    row = conn.execute(
-        """INSERT INTO media (sha512, status, kind, format, mime_type, size_bytes, storage_path,
-                              original_path)
-           VALUES (%s, 'ready', 'photo', 'jpeg', 'image/jpeg', %s, %s, %s) RETURNING id""",
-        (
-            hashlib.sha512(path.read_bytes()).digest(),
-            max(1, path.stat().st_size),
-            f"originals/{path.name}",
-            path.name,
-        ),
-    ).fetchone()
-    assert row is not None
-    return int(row["id"])
-
-
 @pytest.mark.corpus
 def test_store_is_idempotent_and_text_is_searchable(
     settings: Settings, analyzer: OcrAnalyzer, corpus: Path
 ) -> None:
     with db.connect(settings) as conn:
         with conn.transaction():
-            ids = {rel: _media(conn, corpus / rel) for rel in (PHOTOTEST, EUROPEAN, "faces/fr_obama.jpg")}
+            ids = {rel: insert_media_for_file(conn, corpus / rel)
+                   for rel in (PHOTOTEST, EUROPEAN, "faces/fr_obama.jpg")}
         results = {rel: analyzer.analyze(_item(corpus / rel, media_id=ids[rel])) for rel in ids}
         meta = analyzer.meta()
         for _ in range(2):  # a redelivered job writes the same rows again, not more rows

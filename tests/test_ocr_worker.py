@@ -7,9 +7,7 @@ recorded. Then every job is delivered again: the rows are replaced, never added.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import shutil
 import signal
 import subprocess
 import time
@@ -17,12 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import popen_pava, run_pava
+from support import popen_pava, run_pava, stage_job
 
 from core import db
 from core.broker import Publisher
-from core.media import MediaKind
-from core.outbox import publish_pending, record_jobs
+from core.outbox import publish_pending
 from core.settings import Settings
 
 FILES = {
@@ -30,32 +27,6 @@ FILES = {
     "no_text": "faces/fr_obama.jpg",
     "truncated": "bad/truncated_half_DSCN0027.jpg",
 }
-
-
-def _add(conn: db.Connection, settings: Settings, source: Path) -> dict[str, Any]:
-    data = source.read_bytes()
-    rel = f"originals/{source.name}"
-    target = settings.storage_root / rel
-    target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(source, target)
-    digest = hashlib.sha512(data).digest()
-    row = conn.execute(
-        """INSERT INTO media (sha512, status, kind, format, mime_type, size_bytes, storage_path,
-                              original_path)
-           VALUES (%s, 'ready', 'photo', 'jpeg', 'image/jpeg', %s, %s, %s) RETURNING id""",
-        (digest, len(data), rel, source.name),
-    ).fetchone()
-    assert row is not None
-    with conn.transaction():
-        record_jobs(
-            conn,
-            media_id=row["id"],
-            kind=MediaKind.PHOTO,
-            path=rel,
-            sha512_hex=digest.hex(),
-            analyses=["ocr"],
-        )
-    return {"id": int(row["id"]), "rel": rel}
 
 
 def _jobs(conn: db.Connection) -> dict[int, dict[str, Any]]:
@@ -85,30 +56,30 @@ def test_the_ocr_worker_records_text_empty_results_and_failures(
 ) -> None:
     log = (tmp_path / "worker.log").open("w")
     with db.connect(settings, autocommit=True) as conn:
-        media = {name: _add(conn, settings, corpus / rel) for name, rel in FILES.items()}
+        media = {name: stage_job(settings, corpus / rel, analyzer="ocr", conn=conn)
+                 for name, rel in FILES.items()}
         with Publisher(settings) as publisher:
             assert publish_pending(conn, publisher) == 3
         worker = popen_pava(settings, "worker", "ocr", stdout=log, stderr=subprocess.STDOUT)
         try:
             jobs = _wait_finished(conn, 3)
-            assert {name: jobs[m["id"]]["state"] for name, m in media.items()} == {
+            assert {name: jobs[m.media_id]["state"] for name, m in media.items()} == {
                 "page": "done",
                 "no_text": "done",
                 "truncated": "failed",
             }
-            assert "truncated" in (jobs[media["truncated"]["id"]]["error"] or "")
+            assert "truncated" in (jobs[media["truncated"].media_id]["error"] or "")
             rows = {
                 r["media_id"]: r
                 for r in conn.execute(
                     "SELECT media_id, text, word_count, backend, model, created_at FROM ocr_result"
                 )
             }
-            assert set(rows) == {media["page"]["id"], media["no_text"]["id"]}
-            assert "quick brown dog" in rows[media["page"]["id"]]["text"]
-            assert (
-                rows[media["no_text"]["id"]]["text"] == "" and rows[media["no_text"]["id"]]["word_count"] == 0
-            )
-            assert rows[media["page"]["id"]]["backend"] == "tesseract"
+            assert set(rows) == {media["page"].media_id, media["no_text"].media_id}
+            assert "quick brown dog" in rows[media["page"].media_id]["text"]
+            no_text_id = media["no_text"].media_id
+            assert rows[no_text_id]["text"] == "" and rows[no_text_id]["word_count"] == 0
+            assert rows[media["page"].media_id]["backend"] == "tesseract"
 
             # The photo without text has its result: nothing is missing, nothing is queued again.
             missing = run_pava(settings, "requeue", "ocr", "--missing")
@@ -130,7 +101,7 @@ def test_the_ocr_worker_records_text_empty_results_and_failures(
 
     exported = run_pava(settings, "export", "--jsonl").stdout.splitlines()
     items = [json.loads(line) for line in exported]
-    page = next(i for i in items if i["id"] == media["page"]["id"])
+    page = next(i for i in items if i["id"] == media["page"].media_id)
     assert "quick brown dog" in page["results"]["ocr"]["text"]
-    no_text = next(i for i in items if i["id"] == media["no_text"]["id"])
+    no_text = next(i for i in items if i["id"] == media["no_text"].media_id)
     assert no_text["results"]["ocr"]["text"] == ""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 
 import pika
+from support import insert_media
 
 from core import db
 from core.broker import Publisher
@@ -17,14 +18,7 @@ from core.topology import Topology
 
 def _media(conn: db.Connection, name: str = "a.jpg") -> tuple[int, str]:
     sha = hashlib.sha512(name.encode()).digest()
-    row = conn.execute(
-        """INSERT INTO media
-               (sha512, status, kind, format, mime_type, size_bytes, storage_path, original_path)
-           VALUES (%s, 'ready', 'photo', 'jpeg', 'image/jpeg', 10, %s, %s) RETURNING id""",
-        (sha, f"originals/{name}", name),
-    ).fetchone()
-    assert row is not None
-    return row["id"], sha.hex()
+    return insert_media(conn, name, sha512=sha, size_bytes=10), sha.hex()
 
 
 def test_jobs_recorded_then_published_once(settings: Settings) -> None:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support import insert_media, insert_media_for_file
 
 from core import db, people
 from core.media import MediaKind
@@ -52,19 +53,13 @@ class Library:
     def add(self, encoding: list[float]) -> int:
         self.count += 1
         sha = hashlib.sha512(f"synthetic {self.count}".encode()).digest()
-        media = self.conn.execute(
-            """INSERT INTO media (sha512, status, kind, format, mime_type, size_bytes, storage_path,
-                                  original_path)
-               VALUES (%s, 'ready', 'photo', 'jpeg', 'image/jpeg', 1, %s, %s) RETURNING id""",
-            (sha, f"originals/{self.count}.jpg", f"{self.count}.jpg"),
-        ).fetchone()
-        assert media is not None
+        media_id = insert_media(self.conn, f"{self.count}.jpg", sha512=sha)
         row = self.conn.execute(
             """INSERT INTO face (media_id, face_index, box_x, box_y, box_w, box_h, score, encoding, chip_path,
                                  analyzer, analyzer_version, backend, model)
                VALUES (%s, 0, 0.1, 0.1, 0.2, 0.2, 1.0, %s::vector, 'x', 'faces', '1', 'hog', 'test')
                RETURNING id""",
-            (media["id"], people.vector_literal(encoding)),
+            (media_id, people.vector_literal(encoding)),
         ).fetchone()
         assert row is not None
         return int(row["id"])
@@ -237,7 +232,7 @@ def test_corpus_faces_group_into_obama_and_biden(settings: Settings, corpus: Pat
         for path in sorted((corpus / "faces").glob("*.jpg")):
             result = analyzer.analyze(_item(settings, path, 0))
             with conn.transaction():
-                media_id = _media(conn, path)
+                media_id = insert_media_for_file(conn, path)
                 store(conn, _item(settings, path, media_id), result, analyzer.meta())
             rows = conn.execute(
                 "SELECT id, face_index FROM face WHERE media_id = %s ORDER BY face_index", (media_id,)
@@ -275,17 +270,6 @@ def test_corpus_faces_group_into_obama_and_biden(settings: Settings, corpus: Pat
             people.hide_person(conn, biden)
         assert Library(conn).persons()[biden] == groups[biden]
         assert [p.id for p in people.list_persons(conn)] == [obama]
-
-
-def _media(conn: db.Connection, path: Path) -> int:
-    row = conn.execute(
-        """INSERT INTO media (sha512, status, kind, format, mime_type, size_bytes, storage_path,
-                              original_path)
-           VALUES (%s, 'ready', 'photo', 'jpeg', 'image/jpeg', 1, %s, %s) RETURNING id""",
-        (hashlib.sha512(path.read_bytes()).digest(), f"originals/{path.name}", path.name),
-    ).fetchone()
-    assert row is not None
-    return int(row["id"])
 
 
 def _item(settings: Settings, path: Path, media_id: int) -> MediaItem:

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from support import insert_media_for_file
 
 from core import db
 from core.media import MediaKind
@@ -519,22 +520,6 @@ def test_a_truncated_video_is_a_permanent_error_or_a_partial_transcript(
 # --- the store and search ---------------------------------------------------------------------------------
 
 
-def _media(conn: db.Connection, path: Path) -> int:
-    row = conn.execute(
-        """INSERT INTO media (sha512, status, kind, format, mime_type, size_bytes, storage_path,
-                              original_path)
-           VALUES (%s, 'ready', 'video', 'mp4', 'video/mp4', %s, %s, %s) RETURNING id""",
-        (
-            hashlib.sha512(path.read_bytes()).digest(),
-            max(1, path.stat().st_size),
-            f"originals/{path.name}",
-            path.name,
-        ),
-    ).fetchone()
-    assert row is not None
-    return int(row["id"])
-
-
 @pytest.mark.corpus
 @pytest.mark.slow
 def test_store_is_idempotent_and_speech_is_searchable(
@@ -545,7 +530,8 @@ def test_store_is_idempotent_and_speech_is_searchable(
     _ffmpeg("-f", "lavfi", "-i", "testsrc=size=160x120:rate=10", "-t", "1", "-c:v", "libx264", str(no_audio))
     with db.connect(settings) as conn:
         with conn.transaction():
-            jfk_id, mute_id = _media(conn, corpus / JFK_VIDEO), _media(conn, no_audio)
+            jfk_id, mute_id = (insert_media_for_file(conn, path, kind=MediaKind.VIDEO)
+                               for path in (corpus / JFK_VIDEO, no_audio))
         jfk_item = _item(corpus / JFK_VIDEO, media_id=jfk_id, root=settings.storage_root)
         mute_item = _item(no_audio, media_id=mute_id, root=settings.storage_root)
         jfk, mute = analyzer.analyze(jfk_item), analyzer.analyze(mute_item)

