@@ -28,6 +28,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import jiwer
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,13 +54,8 @@ def log(message: str) -> None:
 
 
 def cer(got: str, expected: str) -> float:
-    previous = list(range(len(expected) + 1))
-    for i, a in enumerate(got, 1):
-        current = [i]
-        for j, b in enumerate(expected, 1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a != b)))
-        previous = current
-    return previous[-1] / max(1, len(expected))
+    """Character error rate (jiwer): edit distance over the reference length."""
+    return float(jiwer.cer(expected, got))
 
 
 def normalise(text: str) -> str:

@@ -39,6 +39,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import jiwer
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -72,14 +74,8 @@ def words(text: str) -> list[str]:
 
 
 def wer(got: str, expected: str) -> float:
-    hyp, ref = words(got), words(expected)
-    previous = list(range(len(ref) + 1))
-    for i, a in enumerate(hyp, 1):
-        current = [i]
-        for j, b in enumerate(ref, 1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a != b)))
-        previous = current
-    return previous[-1] / max(1, len(ref))
+    """Word error rate (jiwer) on lower-cased words without punctuation."""
+    return float(jiwer.wer(" ".join(words(expected)), " ".join(words(got))))
 
 
 GETTYSBURG = (

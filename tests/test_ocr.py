@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import jiwer
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 from support import insert_media_for_file
@@ -71,14 +72,8 @@ def _normalise(text: str) -> str:
 
 
 def cer(got: str, expected: str) -> float:
-    """Character error rate: Levenshtein distance over the reference length."""
-    previous = list(range(len(expected) + 1))
-    for i, a in enumerate(got, 1):
-        current = [i]
-        for j, b in enumerate(expected, 1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a != b)))
-        previous = current
-    return previous[-1] / max(1, len(expected))
+    """Character error rate (jiwer): edit distance over the reference length."""
+    return float(jiwer.cer(expected, got))
 
 
 # --- registration, settings, contract --------------------------------------------------------------------

@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import jiwer
 import numpy as np
 import pytest
 from support import insert_media_for_file
@@ -61,15 +62,8 @@ def _normalise_words(text: str) -> list[str]:
 
 
 def wer(got: str, expected: str) -> float:
-    """Word error rate: word-level Levenshtein distance over the reference length."""
-    hyp, ref = _normalise_words(got), _normalise_words(expected)
-    previous = list(range(len(ref) + 1))
-    for i, a in enumerate(hyp, 1):
-        current = [i]
-        for j, b in enumerate(ref, 1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a != b)))
-        previous = current
-    return previous[-1] / max(1, len(ref))
+    """Word error rate (jiwer) on lower-cased words without punctuation."""
+    return float(jiwer.wer(" ".join(_normalise_words(expected)), " ".join(_normalise_words(got))))
 
 
 def _transcript(manifest: dict[str, Any], rel: str) -> str:
