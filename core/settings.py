@@ -188,6 +188,39 @@ class SpeechSettings(BaseModel):
         return self
 
 
+class ApiSettings(BaseModel):
+    """The HTTP API (``pava api``) behind nginx: sessions, logins, uploads."""
+
+    secret_key: SecretStr | None = Field(
+        None,
+        description="key for session-token hashes and CSRF tokens (32+ characters); required outside "
+        "development, where a fixed development key is used when unset",
+    )
+    host: str = Field("127.0.0.1", description="address uvicorn listens on (nginx proxies to it)")
+    port: int = Field(8300, ge=1, le=65535, description="port uvicorn listens on")
+    processes: int = Field(2, ge=1, le=64, description="uvicorn worker processes")
+    pool_size: int = Field(8, ge=1, le=200, description="database connections per API process")
+    session_hours: float = Field(24 * 14, gt=0, description="lifetime of a login session")
+    cookie_secure: bool = Field(
+        True, description="mark the session cookie Secure (served over HTTPS; browsers allow localhost)"
+    )
+    login_window_seconds: int = Field(900, ge=1, description="window over which failed logins are counted")
+    login_max_failures_per_name: int = Field(
+        10, ge=1, description="failed logins for one user name within the window before 429"
+    )
+    login_max_failures_per_ip: int = Field(
+        50, ge=1, description="failed logins from one address within the window before 429"
+    )
+    upload_max_bytes: int = Field(
+        4 * 1024**3, ge=1, description="largest accepted upload request (nginx's limit is set from it)"
+    )
+    upload_max_files: int = Field(1000, ge=1, description="files in one upload request at most")
+    page_max: int = Field(500, ge=1, le=10000, description="largest page a list or search returns")
+    forwarded_allow_ips: str = Field(
+        "127.0.0.1", description="proxies whose X-Forwarded-For is trusted (uvicorn's setting)"
+    )
+
+
 class Settings(BaseSettings):
     """Everything pava reads from the environment (``PAVA_*``) or a ``.env`` file."""
 
@@ -218,6 +251,7 @@ class Settings(BaseSettings):
     speech: SpeechSettings = SpeechSettings()
     objects: ObjectsSettings = ObjectsSettings()
     faces: FacesSettings = FacesSettings()
+    api: ApiSettings = ApiSettings()
 
     @model_validator(mode="after")
     def _refuse_default_credentials(self) -> Settings:

@@ -9,7 +9,7 @@ Public surface (everything else is internal):
 - ``ingest.recovery.recover(settings, conn)``: finish or undo what interrupted runs left (each batch runs it).
 - ``ingest.summary``: the ``--json`` fields; ``ingest.outcome``: statuses and reason codes.
 
-Modules are small and named for their step: walk, hashing, detect, metadata (+ _time, _gps), geocode,
-thumbnails, video, naming, moves, records, pipeline, recovery, batch. Heavy libraries (exiftool, the
-geocoder's table, rawpy, pillow-heif) load on first use.
+Modules are small and named for their step: walk, hashing, detect, metadata (+ _time, _gps), thumbnails,
+video, naming, moves, records, pipeline, recovery, batch (places come from ``core.geocode``). Heavy
+libraries (exiftool, the geocoder's table, rawpy, pillow-heif) load on first use.
 """

@@ -33,14 +33,13 @@ from typing import Any
 import psycopg
 from psycopg.rows import DictRow
 
-from core import db
+from core import db, geocode
 from core.media import MediaKind
 from core.settings import Settings
 from core.storage import DUPLICATES, ORIGINALS, QUARANTINE, resolve, safe_relative
 from ingest import (
     detect,
     failpoints,
-    geocode,
     hashing,
     metadata,
     metadata_gps,

@@ -11,7 +11,7 @@ import logging
 import typer
 
 from core.settings import get_settings, masked
-from pava import cli_dhash, cli_ingest, cli_jobs, cli_people, cli_stack
+from pava import cli_api, cli_dhash, cli_ingest, cli_jobs, cli_people, cli_stack
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="pava: photo and video analysis.")
 
@@ -42,7 +42,7 @@ def migrate() -> None:
     typer.echo("database is at the latest schema")
 
 
-for module in (cli_ingest, cli_jobs, cli_dhash, cli_people, cli_stack):
+for module in (cli_ingest, cli_jobs, cli_dhash, cli_people, cli_stack, cli_api):
     module.register(app)
 
 

@@ -13,6 +13,7 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -115,3 +116,74 @@ def manifest(corpus: Path) -> dict[str, object]:
 
     data: dict[str, object] = json.loads((corpus / "MANIFEST.json").read_text())
     return data
+
+
+# -- the API, in process (through nginx over TLS: see tests/test_api_stack.py) ------------------------------
+
+API_PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture
+def api_users(settings: Settings) -> dict[str, int]:
+    """An admin, an editor and a viewer, all with ``API_PASSWORD``; name -> id."""
+    from core import db, users
+
+    made: dict[str, int] = {}
+    with db.connect(settings, autocommit=True) as conn:
+        for name in ("admin", "editor", "viewer"):
+            made[name] = users.create_user(conn, name, API_PASSWORD, name).id
+    return made
+
+
+@pytest.fixture
+def api(settings: Settings, api_users: dict[str, int]) -> Iterator[ApiClient]:
+    """The real application (real Postgres, real ingester for uploads) behind Starlette's test client."""
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from ingest.pipeline import ingest_file
+
+    # Plain-HTTP test client: a Secure cookie would never be sent back.
+    plain = settings.model_copy(update={"api": settings.api.model_copy(update={"cookie_secure": False})})
+    app = create_app(plain, ingest=ingest_file)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        yield ApiClient(client)
+
+
+class ApiClient:
+    """The test client plus bearer headers per role: ``api.get(url, as_="editor")``."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self._tokens: dict[str, str] = {}
+
+    def token(self, name: str) -> str:
+        if name not in self._tokens:
+            answer = self.client.post("/api/auth/login", json={"name": name, "password": API_PASSWORD})
+            assert answer.status_code == 200, answer.text
+            self._tokens[name] = answer.json()["token"]
+            # Bearer tokens only: the session cookie the login set would authenticate "anonymous" calls.
+            self.client.cookies.clear()
+        return self._tokens[name]
+
+    def headers(self, as_: str | None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token(as_)}"} if as_ else {}
+
+    def request(self, method: str, url: str, *, as_: str | None = "viewer", **kwargs: Any) -> Any:
+        headers = {**self.headers(as_), **kwargs.pop("headers", {})}
+        return self.client.request(method, url, headers=headers, **kwargs)
+
+    def get(self, url: str, **kwargs: Any) -> Any:
+        return self.request("GET", url, **kwargs)
+
+    def post(self, url: str, **kwargs: Any) -> Any:
+        return self.request("POST", url, **kwargs)
+
+    def patch(self, url: str, **kwargs: Any) -> Any:
+        return self.request("PATCH", url, **kwargs)
+
+    def put(self, url: str, **kwargs: Any) -> Any:
+        return self.request("PUT", url, **kwargs)
+
+    def delete(self, url: str, **kwargs: Any) -> Any:
+        return self.request("DELETE", url, **kwargs)

@@ -52,12 +52,14 @@ def pava_command(*args: str) -> list[str]:
 
 
 def run_pava(settings: Settings, *args: str, timeout: float = 300, check: bool = True,
-             extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+             extra_env: dict[str, str] | None = None,
+             input_text: str | None = None) -> subprocess.CompletedProcess[str]:
+    """Run ``pava ARGS``; its standard input is ``input_text``, or empty (never the terminal's)."""
     env = settings_env(settings)
     if extra_env:
         env.update(extra_env)
     return subprocess.run(pava_command(*args), env=env, cwd=PROJECT_ROOT, capture_output=True, text=True,
-                          timeout=timeout, check=check)
+                          timeout=timeout, check=check, input=input_text or "")
 
 
 def popen_pava(settings: Settings, *args: str, extra_env: dict[str, str] | None = None,

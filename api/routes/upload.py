@@ -1,0 +1,7 @@
+"""Routes: upload (to be written)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(prefix="/api", tags=["upload"])
