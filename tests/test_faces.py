@@ -25,13 +25,14 @@ from support import insert_media_for_file, stage_job
 
 from core import db, people
 from core.media import MediaKind
+from core.results.faces import export
 from core.settings import Settings
 from core.storage import THUMB_PREVIEW, derived_dir_rel, thumbnail_rel
 from workers.analyzer import MediaItem, PermanentError, TransientError
 from workers.analyzers.faces import DetectedFace, FacesAnalyzer, FacesResult, spread
 from workers.jobs import Delivery, JobRunner
 from workers.registry import REGISTRY
-from workers.stores.faces import export, store
+from workers.stores.faces import store
 
 pytestmark = pytest.mark.corpus
 

@@ -35,11 +35,12 @@ from core.neardup import (
     similar_to_media,
 )
 from core.perceptual import dhash_file, hamming, to_hex, to_signed
+from core.results.dhash import export
 from core.settings import PROJECT_ROOT, Settings
 from workers.analyzer import MediaItem, ResultMeta
 from workers.analyzers.dhash import DhashResult
 from workers.keyframes import Keyframe
-from workers.stores.dhash import export, store
+from workers.stores.dhash import store
 
 META = ResultMeta(analyzer="dhash", version="1")
 THRESHOLDS = (0, 1, 2, 3, 4, 5, 7, 8, 9, 12, 16)

@@ -35,11 +35,12 @@ from support import insert_media_for_file, stage_job
 
 from core import db
 from core.media import MediaKind
+from core.results.objects import export
 from core.settings import Settings
 from workers.analyzer import MediaItem, PermanentError
 from workers.analyzers.objects import Detection, ObjectsAnalyzer, ObjectsResult
 from workers.jobs import Delivery, JobRunner
-from workers.stores.objects import export, store
+from workers.stores.objects import store
 
 pytestmark = pytest.mark.corpus
 

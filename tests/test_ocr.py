@@ -25,11 +25,12 @@ from support import insert_media_for_file
 
 from core import db
 from core.media import MediaKind
+from core.results.ocr import export
 from core.settings import Settings
 from workers.analyzer import MediaItem, PermanentError
 from workers.analyzers.ocr import OcrAnalyzer, OcrLine, OcrResult, OcrWord, unrotate_box
 from workers.registry import REGISTRY
-from workers.stores.ocr import export, store
+from workers.stores.ocr import store
 
 PHOTOTEST = "ocr/tess_phototest.tif"
 EUROPEAN = "ocr/pyt_test-european.jpg"

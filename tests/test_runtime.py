@@ -111,7 +111,7 @@ def test_project_registry_entries() -> None:
         assert entry.name == name
         assert (PROJECT_ROOT / entry.requirements).is_file(), entry.requirements
         assert entry.analyzer.count(":") == 1 if isinstance(entry.analyzer, str) else True
-    assert REGISTRY["dhash"].export == "workers.stores.dhash:export"
+    assert REGISTRY["dhash"].export == "core.results.dhash:export"
 
 
 def test_metrics_series_exist_from_the_start() -> None:

@@ -29,6 +29,7 @@ from support import insert_media_for_file
 
 from core import db
 from core.media import MediaKind
+from core.results.speech import export
 from core.settings import Settings
 from workers import audio
 from workers.analyzer import MediaItem, PermanentError
@@ -37,7 +38,7 @@ from workers.analyzers.speech import SpeechAnalyzer, SpeechResult, subtitles_pat
 from workers.analyzers.speech_convert import read_ct2_variables
 from workers.analyzers.speech_engines import BlockTranscript, Segment, SpeechEngine
 from workers.registry import REGISTRY
-from workers.stores.speech import export, store
+from workers.stores.speech import store
 
 JFK_AUDIO = "speech/audio/whisper_jfk.flac"
 JFK_VIDEO = "speech/video/derived_earth_with_jfk_speech.mp4"

@@ -1,4 +1,4 @@
-"""Persisting dHash results, and reading them back for ``pava export``.
+"""Persisting dHash results (read back by ``core/results/dhash.py``).
 
 ``store`` runs inside the runtime's transaction that marks the job done. It upserts this run's rows
 keyed by (media_id, frame_ms) and deletes any row of the item that this run did not produce (a video
@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from core.db import Connection
-from core.perceptual import to_hex, to_signed, to_unsigned
+from core.perceptual import to_signed
 from workers.analyzer import MediaItem, ResultMeta
 from workers.analyzers.dhash import DhashResult
 
@@ -43,31 +43,3 @@ def store(conn: Connection, item: MediaItem, result: Any, meta: ResultMeta) -> N
         })
     keep = [-1 if frame_ms is None else frame_ms for frame_ms in frames]
     conn.execute(_DELETE_OTHERS, {"media_id": item.media_id, "keep": keep})
-
-
-def export(conn: Connection, media_ids: list[int]) -> dict[int, dict[str, Any]]:
-    """For ``pava export``: per media id that has hashes,
-    ``{"hash": 16 hex digits, "keyframes": [{"ms": int, "hash": 16 hex digits}, ...]}``.
-
-    A photo has its hash and no keyframes; a video has its keyframes in time order and, as ``hash``,
-    its first keyframe's (the representative; see workers/analyzers/dhash.py). Items without rows
-    are absent from the result.
-    """
-    out: dict[int, dict[str, Any]] = {}
-    if not media_ids:
-        return out
-    rows = conn.execute(
-        "SELECT media_id, frame_ms, hash FROM perceptual_hash WHERE media_id = ANY(%s::bigint[])"
-        " ORDER BY media_id, frame_ms NULLS FIRST",
-        (list(media_ids),),
-    ).fetchall()
-    for row in rows:
-        entry = out.setdefault(int(row["media_id"]), {"hash": None, "keyframes": []})
-        text = to_hex(to_unsigned(int(row["hash"])))
-        if row["frame_ms"] is None:
-            entry["hash"] = text
-        else:
-            entry["keyframes"].append({"ms": int(row["frame_ms"]), "hash": text})
-            if entry["hash"] is None:
-                entry["hash"] = text
-    return out

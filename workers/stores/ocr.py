@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
-
 from psycopg.types.json import Jsonb
 
 from core.db import Connection
@@ -50,27 +47,3 @@ def store(conn: Connection, item: MediaItem, result: OcrResult, meta: ResultMeta
             Jsonb({**meta.extra, "timings": result.timings}),
         ),
     )
-
-
-def export(conn: Connection, media_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
-    """``{"text", "word_count", "mean_confidence", "rotation", "languages", "lines", "model"}`` per photo."""
-    rows = conn.execute(
-        """SELECT media_id, text, word_count, mean_confidence, rotation, languages, lines, backend, model,
-                  analyzer_version
-           FROM ocr_result WHERE media_id = ANY(%s)""",
-        (list(media_ids),),
-    )
-    return {
-        row["media_id"]: {
-            "text": row["text"],
-            "word_count": row["word_count"],
-            "mean_confidence": row["mean_confidence"],
-            "rotation": row["rotation"],
-            "languages": row["languages"],
-            "lines": row["lines"],
-            "backend": row["backend"],
-            "model": row["model"],
-            "version": row["analyzer_version"],
-        }
-        for row in rows
-    }
