@@ -188,6 +188,30 @@ class SpeechSettings(BaseModel):
         return self
 
 
+class TranscodeSettings(BaseModel):
+    """Browser renditions of videos browsers cannot play (HEVC, AVI, 3GP...): H.264/AAC MP4 by ffmpeg."""
+
+    crf: int = Field(
+        23, ge=0, le=51,
+        description="x264 constant rate factor: lower is better and larger (18: near lossless)",
+    )
+    preset: Literal[
+        "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"
+    ] = Field("veryfast", description="x264 preset: slower presets make smaller files at the same quality")
+    max_height: int = Field(
+        1080, ge=144, le=4320,
+        description="the rendition's shorter side at most this (1080: 1920x1080, or 1080x1920 upright); "
+        "never enlarged",
+    )
+    audio_bitrate: int = Field(128, ge=32, le=512, description="AAC bitrate in kbit/s")
+    threads: int = Field(
+        0, ge=0, le=256, description="ffmpeg threads per job; 0: the cores it may use / PAVA_WORKER__CONCURRENCY"
+    )
+    copy_video: bool = Field(
+        True, description="keep an H.264 stream as it is when only its container or its audio needs changing"
+    )
+
+
 class ApiSettings(BaseModel):
     """The HTTP API (``pava api``) behind nginx: sessions, logins, uploads."""
 
@@ -251,6 +275,7 @@ class Settings(BaseSettings):
     speech: SpeechSettings = SpeechSettings()
     objects: ObjectsSettings = ObjectsSettings()
     faces: FacesSettings = FacesSettings()
+    transcode: TranscodeSettings = TranscodeSettings()
     api: ApiSettings = ApiSettings()
 
     @model_validator(mode="after")
