@@ -9,7 +9,9 @@ from __future__ import annotations
 from core.media import MediaKind
 
 # Order is the order of the README and of `pava status`.
-ANALYSES: tuple[str, ...] = ("objects", "faces", "ocr", "speech", "dhash")
+# transcode is not an analysis of the content but a derived file (a browser rendition); it rides the same
+# machinery (jobs, a queue, a worker) and so is listed here.
+ANALYSES: tuple[str, ...] = ("objects", "faces", "ocr", "speech", "dhash", "transcode")
 
 APPLIES_TO: dict[str, frozenset[MediaKind]] = {
     "objects": frozenset({MediaKind.PHOTO, MediaKind.VIDEO}),  # videos: on keyframes
@@ -17,6 +19,7 @@ APPLIES_TO: dict[str, frozenset[MediaKind]] = {
     "ocr": frozenset({MediaKind.PHOTO}),
     "speech": frozenset({MediaKind.VIDEO}),
     "dhash": frozenset({MediaKind.PHOTO, MediaKind.VIDEO}),  # videos: keyframes
+    "transcode": frozenset({MediaKind.VIDEO}),
 }
 
 

@@ -15,6 +15,8 @@ import pytest
 from support import run_pava
 from test_ingest_helpers import copy_tree, files_under, rows
 
+from core.analyses import analyses_for
+from core.media import MediaKind
 from core.settings import Settings
 from core.storage import THUMB_GRID, THUMB_PREVIEW, thumbnail_rel
 
@@ -134,9 +136,10 @@ def test_corpus_ingest(settings: Settings, manifest: dict[str, Any], ingested: d
     assert {"neardup/exact/bus_duplicate.jpg", "objects/ul_bus.jpg"} & set(aliases)
     # bad/latin1 (a copy of the D70 file under a non-UTF-8 name) is rejected for its name, not aliased.
 
-    # Jobs: one per analysis that applies to each new item (four for a photo, four for a video).
+    # Jobs: one per analysis that applies to each new item.
     jobs = rows(settings, "SELECT media_id, analyzer FROM job")
-    assert len(jobs) == 4 * len(media) == summary["jobs_queued"]
+    expected = sum(len(analyses_for(MediaKind(m["kind"]))) for m in media.values())
+    assert len(jobs) == expected == summary["jobs_queued"]
     assert len({(j["media_id"], j["analyzer"]) for j in jobs}) == len(jobs)
 
     _check_metadata(manifest, settings)

@@ -155,7 +155,7 @@ def test_videos_with_and_without_audio(settings: Settings) -> None:
         with Image.open(preview) as im:
             assert im.size == (row["width"], row["height"])
     jobs = rows(settings, "SELECT analyzer FROM job WHERE media_id = %s ORDER BY analyzer", (talk["id"],))
-    assert [j["analyzer"] for j in jobs] == ["dhash", "faces", "objects", "speech"]
+    assert [j["analyzer"] for j in jobs] == ["dhash", "faces", "objects", "speech", "transcode"]
 
 
 def test_exact_duplicates_are_aliases(settings: Settings) -> None:

@@ -95,6 +95,13 @@ REGISTRY: dict[str, Registration] = {
         requirements="requirements/worker-dhash.txt",
         export="core.results.dhash:export",
     ),
+    "transcode": Registration(
+        name="transcode",
+        analyzer="workers.analyzers.transcode:TranscodeAnalyzer",
+        store="workers.stores.transcode:store",
+        requirements="requirements/worker-transcode.txt",
+        export="core.results.transcode:export",
+    ),
 }
 
 
