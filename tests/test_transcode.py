@@ -5,8 +5,10 @@ transcode`` process (registry, runtime, RabbitMQ, Postgres) on the corpus's HEVC
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
+import os
 import signal
 import struct
 import subprocess
@@ -27,8 +29,9 @@ from core.settings import Settings
 from pava.services.postgres import free_port
 from workers.analyzer import MediaItem, PermanentError
 from workers.analyzers import transcode_rules
-from workers.analyzers.transcode import TranscodeAnalyzer
+from workers.analyzers.transcode import TranscodeAnalyzer, rendition_path
 from workers.analyzers.transcode_rules import VideoStream, decide, matroska_doctype, target_size
+from workers.timeout import JobTimeout, call_with_timeout
 
 HEVC = "speech/video/pp_quicktime-hvc1.mov"
 H264 = "speech/video/derived_earth_with_jfk_speech.mp4"
@@ -324,3 +327,80 @@ def test_an_unreadable_file_is_permanent_and_leaves_nothing(tmp_path: Path) -> N
     with pytest.raises(PermanentError, match=r"ffprobe cannot read broken\.mp4 as a video"):
         TranscodeAnalyzer(settings).analyze(item)
     assert not _partials(settings) and not (settings.storage_root / "derived").exists()
+
+
+def _long_clip(path: Path, seconds: int = 30) -> Path:
+    """MPEG-4 Part 2 in AVI (fast to make, slow enough to transcode) for the deadline tests."""
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i",
+                    f"testsrc2=size=1280x720:rate=30:duration={seconds}", "-c:v", "mpeg4", "-q:v", "5",
+                    str(path)], check=True, timeout=120)
+    return path
+
+
+def _children_named(name: str) -> list[int]:
+    """Processes called ``name`` whose parent is this test process."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            comm = (entry / "comm").read_text().strip()
+        except OSError:
+            continue
+        if int(fields[1]) == os.getpid() and comm == name:
+            found.append(int(entry.name))
+    return found
+
+
+def _item(settings: Settings, path: Path) -> MediaItem:
+    return MediaItem(media_id=1, job_id=1, kind=MediaKind.VIDEO, path=path, rel_path=f"originals/{path.name}",
+                     sha512=_sha512(path), storage_root=settings.storage_root)
+
+
+def test_a_transcode_past_the_job_timeout_fails_for_good_and_leaves_nothing(tmp_path: Path) -> None:
+    # 15 s of the job timeout are kept for probing and committing: ffmpeg gets about one second.
+    settings = Settings(_env_file=None, storage_root=tmp_path / "storage",  # type: ignore[call-arg,unused-ignore]
+                        worker={"job_timeout": 16})  # type: ignore[arg-type]
+    item = _item(settings, _long_clip(tmp_path / "long.avi"))
+    started = time.monotonic()
+    with pytest.raises(PermanentError, match="longer than PAVA_WORKER__JOB_TIMEOUT allows") as info:
+        TranscodeAnalyzer(settings).analyze(item)
+    assert time.monotonic() - started < 10
+    assert "of 0:00:30" in str(info.value)
+    assert not _partials(settings) and not _children_named("ffmpeg")
+    assert not list((settings.storage_root / "derived").rglob("*.mp4"))
+
+
+def test_the_runtime_timeout_interrupts_ffmpeg(tmp_path: Path) -> None:
+    settings = Settings(_env_file=None, storage_root=tmp_path / "storage")  # type: ignore[call-arg,unused-ignore]
+    item = _item(settings, _long_clip(tmp_path / "long.avi"))
+    analyzer = TranscodeAnalyzer(settings)
+    started = time.monotonic()
+    with pytest.raises(JobTimeout):
+        call_with_timeout(lambda: analyzer.analyze(item), 1.5)
+    assert time.monotonic() - started < 5, "ffmpeg's progress lines bring the thread back to Python"
+    assert not _partials(settings) and not _children_named("ffmpeg")
+
+
+def test_leftovers_of_killed_runs_are_cleared(tmp_path: Path) -> None:
+    settings = Settings(_env_file=None, storage_root=tmp_path / "storage")  # type: ignore[call-arg,unused-ignore]
+    clip = _ffmpeg(tmp_path / "clip.avi", "-c:v", "mpeg4", "-c:a", "libmp3lame")
+    item = _item(settings, clip)
+    final = rendition_path(item)
+    final.parent.mkdir(parents=True)
+    stale, fresh = (final.with_name(f"{final.stem}.{tag}.partial") for tag in ("dead", "busy"))
+    for path in (stale, fresh):
+        path.write_bytes(b"half a file")
+    old = time.time() - 3 * settings.worker.job_timeout
+    os.utime(stale, (old, old))  # a run killed long ago; `fresh` may belong to a delivery running now
+    result = TranscodeAnalyzer(settings).analyze(item)
+    assert result.status == "transcoded" and final.is_file()
+    assert not stale.exists() and fresh.exists()
+
+    # A re-run that finds the item playable (here: the same item read as a playable file, as later rules
+    # might see it) removes the rendition with its reason.
+    playable = _ffmpeg(tmp_path / "clip.mp4", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac")
+    item = dataclasses.replace(item, path=playable)
+    assert TranscodeAnalyzer(settings).analyze(item).status == "not_needed"
+    assert not final.exists()
