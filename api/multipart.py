@@ -221,7 +221,7 @@ async def receive_files(request: Request, folder: Path, *, fields: frozenset[str
     except MultipartParseError as exc:
         raise ApiError(400, f"malformed multipart body: {exc}") from exc
     except _TooManyFiles as exc:
-        raise ApiError(413, f"at most {max_files} files per upload (PAVA_API__UPLOAD_MAX_FILES)") from exc
+        raise ApiError(413, f"at most {max_files} file(s) in one request") from exc
     except ClientDisconnect as exc:
         raise ApiError(400, "the client went away before the upload was complete") from exc
     except OSError as exc:

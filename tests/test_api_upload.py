@@ -302,7 +302,7 @@ def test_a_streamed_upload_is_written_while_it_arrives_and_cut_off_at_the_limit(
 def test_too_many_files_is_413(api: ApiClient, settings: Settings, corpus: Path) -> None:
     limit_uploads(api, upload_max_files=2)
     answer = upload_files(api, corpus, DOG, BUS, "objects/ul_zidane.jpg")
-    assert answer.status_code == 413 and "at most 2 files" in answer.json()["message"]
+    assert answer.status_code == 413 and "at most 2 file" in answer.json()["message"]
     assert staging_left(settings) == []
     assert not (settings.storage_root / "originals").exists()
 
