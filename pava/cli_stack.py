@@ -32,14 +32,19 @@ def up(
         "--no-ingest", help="start the services only; leave the drop folder alone")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
 ) -> None:
-    """Start what is not running (Postgres, RabbitMQ, workers, relay), migrate, ingest the drop folder, wait
-    for the analyses, print a summary. Safe and fast to rerun."""
+    """Start what is not running (Postgres, RabbitMQ, the API and nginx, workers, relay), migrate, ingest the
+    drop folder, wait for the analyses, print a summary. Safe and fast to rerun."""
+    from pydantic import ValidationError
+
     from pava.stack.config import StackSettings
     from pava.stack.up import StackError
     from pava.stack.up import up as bring_up
 
     try:
         result = bring_up(get_settings(), StackSettings(), ingest=not no_ingest, wait_timeout=timeout)
+    except ValidationError as exc:
+        typer.echo(f"pava up: a PAVA_STACK__ setting is wrong: {exc}", err=True)
+        raise typer.Exit(1) from exc
     except StackError as exc:
         typer.echo(f"pava up: {exc}", err=True)
         raise typer.Exit(1) from exc
@@ -48,7 +53,8 @@ def up(
     else:
         _print_summary(result)
     not_running = [name for name, state in result.programs.items() if state != "RUNNING"]
-    if result.ingest_error is not None or not_running or not result.analyses_finished:
+    failed = result.ingest_error is not None or not result.analyses_finished or not result.front_door_ok
+    if failed or not_running:
         raise typer.Exit(1)
 
 
@@ -112,6 +118,12 @@ def _print_summary(result: UpResult) -> None:
         else:
             how, where = "external", svc["url"]
         echo(f"  {name:<10} {svc['address']:<16} {how:<16} {where}")
+    web = result.web
+    if web:
+        https, http = f":{web['https_port']} https", f":{web['http_port']} http"
+        echo(f"  {'nginx':<10} {https:<16} {http:<16} redirects to https; "
+             f"config: {display(Path(web['nginx_config']))}")
+        echo(f"  {'api':<10} {web['api_address']:<16} {'behind nginx':<16} at /api/")
     programs = ", ".join(f"{name} {state}" for name, state in sorted(result.programs.items()))
     echo(f"  {'programs':<10} {programs} (under supervisord; logs in {logs}/)")
     for name, missing in sorted(result.workers_skipped.items()):
@@ -140,10 +152,29 @@ def _print_summary(result: UpResult) -> None:
         echo("  analyses not finished in time: see `./pava.sh status`")
 
     echo("where to look:")
+    if web:
+        cert = web["certificate"]
+        trust = (f"self-signed certificate {display(Path(cert['cert']))}: browsers warn until it is trusted"
+                 if cert["self_signed"] else f"certificate {display(Path(cert['cert']))}")
+        echo(f"  web page          {web['url']}  ({trust})")
+        if result.first_admin_password:
+            echo(f"  log in            user {result.admin_user}, password {result.first_admin_password}  "
+                 f"(shown this once and stored nowhere: keep it, or set another with "
+                 f"./pava.sh user passwd {result.admin_user})")
+        elif result.admin_user:
+            echo(f"  log in            user {result.admin_user}  (its password was shown by the first "
+                 f"./pava.sh up; a new one: ./pava.sh user passwd {result.admin_user})")
+        else:
+            echo("  log in            no admin account: ./pava.sh user add NAME --role admin")
+        echo(f"  API               {web['docs_url']}")
+        if not web["api_ok"]:
+            echo(f"  FRONT DOOR NOT ANSWERING ({web['api_error']}): see {logs}/api.log and "
+                 f"{logs}/nginx-error.log")
     password = ""
     if result.console_password_file:
         password = f", password in {display(Path(result.console_password_file))}"
-    echo(f"  RabbitMQ console  {result.console_url}  (user {result.console_user}{password})")
+    echo(f"  RabbitMQ console  {result.console_url}  (pava admins; then RabbitMQ's own login: "
+         f"user {result.console_user}{password})")
     echo("  status            ./pava.sh status   (queues, jobs by state, recent failures)")
     echo("  results           ./pava.sh export --jsonl")
     echo(f"  logs              {logs}/")

@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
@@ -16,8 +17,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import psycopg
 import pytest
+from pydantic import ValidationError
 
 from core.settings import PROJECT_ROOT, Settings
 from pava.cli_stack import ingest_counts
@@ -96,6 +99,51 @@ def test_a_taken_port_is_refused_with_advice(tmp_path: Path, monkeypatch: pytest
             up.ensure_postgres(user, cfg, StackPaths(tmp_path), StackState(), [])
 
 
+def test_taken_front_door_ports_are_refused_with_advice(tmp_path: Path) -> None:
+    user = Settings(_env_file=None, api={"port": free_port()})  # type: ignore[call-arg,arg-type,unused-ignore]
+    supervisor = Supervisor(StackPaths(tmp_path), PROJECT_ROOT)  # not running: no port is ours
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        taken = listener.getsockname()[1]
+        https_taken = StackSettings(https_port=taken, http_port=free_port())
+        http_taken = StackSettings(https_port=free_port(), http_port=taken)
+        for cfg, variable in ((https_taken, "PAVA_STACK__HTTPS_PORT"), (http_taken, "PAVA_STACK__HTTP_PORT")):
+            with pytest.raises(up.StackError, match=variable):
+                up.check_front_ports(user, cfg, supervisor, StackState())
+        api_taken = Settings(_env_file=None, api={"port": taken})  # type: ignore[call-arg,arg-type,unused-ignore]
+        with pytest.raises(up.StackError, match="PAVA_API__PORT"):
+            up.check_front_ports(api_taken, StackSettings(https_port=free_port(), http_port=free_port()),
+                                 supervisor, StackState())
+    same = StackSettings(https_port=user.api.port, http_port=free_port())
+    with pytest.raises(up.StackError, match="must differ"):
+        up.check_front_ports(user, same, supervisor, StackState())
+
+
+def test_front_door_settings_are_checked() -> None:
+    with pytest.raises(ValidationError, match="together"):
+        StackSettings(tls_cert=Path("/etc/ssl/cert.pem"))
+    with pytest.raises(ValidationError, match="not an origin"):
+        StackSettings(map_tiles="https://tiles.example.org; script-src *")
+    cfg = StackSettings(map_tiles=" https://a.example.org  https://*.b.example.org:8443 ",
+                        server_names="photos.example.org, 192.168.1.20")
+    assert cfg.map_tiles == "https://a.example.org https://*.b.example.org:8443"
+    assert cfg.names == ["photos.example.org", "192.168.1.20"]
+
+
+def test_given_certificate_must_match_its_key(tmp_path: Path) -> None:
+    from pava.stack import tls
+
+    one = tls.ensure_self_signed(tmp_path / "one", ["one.example.org"])
+    two = tls.ensure_self_signed(tmp_path / "two", ["two.example.org"])
+    paths = StackPaths(tmp_path / "var")
+    with pytest.raises(up.StackError, match="does not belong"):
+        up.certificate(StackSettings(tls_cert=one.cert, tls_key=two.key), paths)
+    given = up.certificate(StackSettings(tls_cert=one.cert, tls_key=one.key), paths)
+    assert given.cert == one.cert and not given.self_signed
+    assert not paths.ssl.exists()  # no self-signed one is made when a real one is given
+
+
 def test_an_unreachable_external_url_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(up, "EXTERNAL_WAIT_SECONDS", 0.5)
     url = f"postgresql://pava:not-the-password@127.0.0.1:{free_port()}/pava"
@@ -160,6 +208,20 @@ def _secrets(home: Path) -> list[str]:
     return [p.read_text().strip() for p in (home / "secrets").glob("*.password")]
 
 
+def _front_ports(env: dict[str, str]) -> None:
+    env.update({
+        "PAVA_STACK__HTTPS_PORT": str(free_port()),
+        "PAVA_STACK__HTTP_PORT": str(free_port()),
+        "PAVA_API__PORT": str(free_port()),
+    })
+
+
+def _front_client(report: dict[str, Any]) -> httpx.Client:
+    """A client of the printed URL that trusts exactly the stack's certificate."""
+    context = ssl.create_default_context(cafile=report["web"]["certificate"]["cert"])
+    return httpx.Client(base_url=report["web"]["url"], verify=context, timeout=30)
+
+
 def _db_counts(url: str) -> tuple[int, int, list[tuple[str, str, int]]]:
     with psycopg.connect(url) as conn:
         media = conn.execute("SELECT count(*) FROM media").fetchone()
@@ -183,6 +245,8 @@ def test_up_starts_its_own_services_reruns_fast_and_down_stops_them(stack_dir: P
         "PAVA_STACK__EPMD_PORT": str(free_port()),
         "PAVA_STACK__NODE_NAME": f"pavastack{uuid.uuid4().hex[:8]}@localhost",
     })
+    _front_ports(env)
+    https_port = env["PAVA_STACK__HTTPS_PORT"]
     home = tmp_path / "var"
     try:
         first = _pava(env, "up", "--json")
@@ -197,6 +261,7 @@ def test_up_starts_its_own_services_reruns_fast_and_down_stops_them(stack_dir: P
         assert set(report["workers"]) | set(report["workers_skipped"]) == set(REGISTRY)
         assert "dhash" in report["workers"]
         assert report["programs"]["worker-dhash"] == "RUNNING"
+        assert report["programs"]["api"] == report["programs"]["nginx"] == "RUNNING"
 
         # The sample set went into the empty drop folder, and all of it was ingested.
         assert len(report["sample_written"]) == sample.file_count()
@@ -213,26 +278,59 @@ def test_up_starts_its_own_services_reruns_fast_and_down_stops_them(stack_dir: P
         for name in report["workers"]:
             assert set(report["jobs"].get(name, {})) <= {"done", "failed"}, report["jobs"]
 
+        # The front door: the printed HTTPS URL answers, with the stack's own certificate.
+        web = report["web"]
+        assert web["url"] == f"https://localhost:{https_port}/"
+        assert web["api_ok"] is True and web["certificate"]["self_signed"] is True
+        assert "localhost" in web["certificate"]["names"]
+        with _front_client(report) as client:
+            health = client.get("/api/health")
+            assert health.status_code == 200 and health.json()["database"] is True
+            redirect = httpx.get(f"http://127.0.0.1:{env['PAVA_STACK__HTTP_PORT']}/", follow_redirects=False)
+            assert redirect.status_code == 301
+            assert redirect.headers["location"] == f"https://127.0.0.1:{https_port}/"
+
+        # The first admin: created by this run, its password shown this once, and it logs in.
+        assert report["first_admin"]["name"] == web["admin_user"] == "admin"
+        admin_password = report["first_admin"]["password"]
+        with _front_client(report) as client:
+            login = client.post("/api/auth/login", json={"name": "admin", "password": admin_password})
+            assert login.status_code == 200 and login.json()["user"]["role"] == "admin"
+            assert "secure" in login.headers["set-cookie"].lower()
+        session = {"Cookie": f"__Host-pava_session={login.json()['token']}"}
+        with _front_client(report) as client:
+            console = client.get("/rabbitmq/", headers=session)
+            assert console.status_code == 200 and "RabbitMQ Management" in console.text
+            assert client.get("/rabbitmq/").status_code == 302  # without a session: to the login page
+
         # Where to look, and no secret anywhere in what was printed.
-        assert report["console"]["url"] == (
+        assert report["console"]["url"] == f"https://localhost:{https_port}/rabbitmq/"
+        assert report["console"]["direct_url"] == (
             f"http://127.0.0.1:{env['PAVA_STACK__MANAGEMENT_PORT']}/rabbitmq/")
         assert report["console"]["user"] == "pava"
         assert report["console"]["password_file"] == str(home / "secrets" / "rabbitmq.password")
         secrets = _secrets(home)
         assert len(secrets) == 2
-        for value in secrets:
+        api_secret = (home / "secrets" / "api.secret").read_text().strip()
+        assert len(api_secret) >= 32
+        assert (home / "secrets" / "api.secret").stat().st_mode & 0o777 == 0o600
+        for value in [*secrets, api_secret]:
             assert value not in first.stdout + first.stderr
+        assert admin_password not in first.stderr
 
         # State for later commands: private env file, record of what was started.
         stack_env = read_env_file(home / "stack.env")
         assert (home / "stack.env").stat().st_mode & 0o777 == 0o600
-        assert set(stack_env) == {"PAVA_DATABASE_URL", "PAVA_AMQP_URL", "PAVA_BROKER__MANAGEMENT_URL"}
+        assert set(stack_env) == {"PAVA_DATABASE_URL", "PAVA_AMQP_URL", "PAVA_BROKER__MANAGEMENT_URL",
+                                  "PAVA_API__SECRET_KEY"}
+        assert stack_env["PAVA_API__SECRET_KEY"] == api_secret
         state = json.loads((home / "stack.json").read_text())
         assert all(state[name]["started"] for name in ("postgres", "rabbitmq", "epmd", "supervisord"))
         before = _db_counts(stack_env["PAVA_DATABASE_URL"])
         supervisord_pid = state["supervisord"]["info"]["pid"]
         postgres_pid = int((home / "postgres" / "data" / "postmaster.pid").read_text().split()[0])
         rabbit_pid = int((home / "rabbitmq" / "rabbitmq.pid").read_text().strip())
+        nginx_pid = int((home / "nginx" / "nginx.pid").read_text().strip())
 
         # Geocoding shows: the sample's places come back from the export.
         env_with_urls = env | stack_env
@@ -250,10 +348,16 @@ def test_up_starts_its_own_services_reruns_fast_and_down_stops_them(stack_dir: P
         assert "pava is up" in text
         assert "already running" in text and "started now" not in text
         assert "the drop folder is empty" in text
-        assert f"http://127.0.0.1:{env['PAVA_STACK__MANAGEMENT_PORT']}/rabbitmq/" in text
+        assert f"https://localhost:{https_port}/rabbitmq/" in text
+        assert f"https://localhost:{https_port}/ " in text
         assert "rabbitmq.password" in text
-        for value in secrets:
+        assert "user admin" in text and "password was shown by the first" in text
+        for value in [*secrets, api_secret, admin_password]:
             assert value not in second.stdout + second.stderr
+        assert "first_admin" not in json.loads(_pava(env, "up", "--json", "--no-ingest").stdout)
+        with _front_client(report) as client:  # the same certificate and key still serve, sessions work
+            assert client.post("/api/auth/login", json={"name": "admin", "password": admin_password}
+                               ).status_code == 200
         assert _db_counts(stack_env["PAVA_DATABASE_URL"]) == before
         again = json.loads((home / "stack.json").read_text())
         assert again["supervisord"]["info"]["pid"] == supervisord_pid
@@ -262,7 +366,8 @@ def test_up_starts_its_own_services_reruns_fast_and_down_stops_them(stack_dir: P
         # Down: everything it started, and only that.
         down = _pava(env, "down", timeout=600)
         assert "supervisord" in down.stdout and "rabbitmq" in down.stdout and "postgres" in down.stdout
-        started = {"supervisord": supervisord_pid, "postgres": postgres_pid, "rabbitmq": rabbit_pid}
+        started = {"supervisord": supervisord_pid, "postgres": postgres_pid, "rabbitmq": rabbit_pid,
+                   "nginx": nginx_pid}
         deadline = time.monotonic() + 30
         while alive := {name: _ps(pid) for name, pid in started.items() if _alive(pid)}:
             assert time.monotonic() < deadline, f"still running after `pava down`: {alive}"
@@ -289,6 +394,7 @@ def test_up_uses_given_services_and_down_leaves_them_running(
         "PAVA_STACK__POSTGRES_PORT": str(free_port()),
         "PAVA_STACK__AMQP_PORT": str(free_port()),
     })
+    _front_ports(env)
     home = tmp_path / "var"
     try:
         result = _pava(env, "up", "--json", timeout=600)
@@ -298,9 +404,14 @@ def test_up_uses_given_services_and_down_leaves_them_running(
         assert report["services"]["rabbitmq"]["mode"] == "external"
         assert report["ingest"] is None and report["sample_written"] == []
         assert report["programs"] == dict.fromkeys(report["programs"], "RUNNING")
-        assert read_env_file(home / "stack.env") == {}
+        # Only the API's key is the stack's own; the URLs were given.
+        assert set(read_env_file(home / "stack.env")) == {"PAVA_API__SECRET_KEY"}
         assert not (home / "postgres").exists() and not (home / "rabbitmq").exists()
-        assert not (home / "secrets").exists() or not _secrets(home)
+        assert not _secrets(home)
+        # The given RabbitMQ's console (under /rabbitmq) is behind the stack's nginx too.
+        assert report["web"]["api_ok"] is True
+        assert report["console"]["url"] == f"https://localhost:{env['PAVA_STACK__HTTPS_PORT']}/rabbitmq/"
+        assert report["first_admin"]["name"] == "admin"  # the given database had no users
         for value in (database_url, amqp_url):
             assert value not in result.stdout + result.stderr
 

@@ -6,11 +6,14 @@ only ``pava up`` and ``pava down`` do. Environment variables: ``PAVA_STACK__<FIE
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_ORIGIN = re.compile(r"^https?://(\*\.)?[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
 
 
 class StackSettings(BaseSettings):
@@ -32,6 +35,45 @@ class StackSettings(BaseSettings):
     wait_timeout: float = Field(default=600.0, gt=0, description="seconds `pava up` waits for the analyses")
     sample: bool = Field(
         default=True, description="fill an empty drop folder with the sample set on a first run")
+    https_port: int = Field(
+        default=8443, ge=1, le=65535,
+        description="nginx's HTTPS port: the web page, /api/ and /rabbitmq/ (below 1024 needs root)")
+    http_port: int = Field(
+        default=8080, ge=1, le=65535, description="nginx's plain-HTTP port; it only redirects to HTTPS")
+    server_names: str = Field(
+        default="", description="comma-separated names (or addresses) the self-signed certificate covers "
+        "besides localhost, 127.0.0.1, ::1 and this host's names; the first is used in printed URLs")
+    tls_cert: Path | None = Field(
+        default=None, description="a real certificate (PEM, full chain) instead of the self-signed one; "
+        "with PAVA_STACK__TLS_KEY")
+    tls_key: Path | None = Field(default=None, description="the unencrypted PEM key of PAVA_STACK__TLS_CERT")
+    map_tiles: str = Field(
+        default="https://tile.openstreetmap.org",
+        description="space-separated origins the web page's map may load tiles from "
+        "(Content-Security-Policy)")
+    hsts_max_age: int = Field(
+        default=31536000, ge=0,
+        description="seconds browsers keep to HTTPS for this host (Strict-Transport-Security)")
+
+    @field_validator("map_tiles")
+    @classmethod
+    def _origins(cls, value: str) -> str:
+        # The value goes into nginx's config and the page's CSP: only plain origins may.
+        for origin in value.split():
+            if not _ORIGIN.match(origin):
+                raise ValueError(f"{origin!r} is not an origin like https://tile.openstreetmap.org")
+        return " ".join(value.split())
+
+    @model_validator(mode="after")
+    def _cert_and_key_together(self) -> StackSettings:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("PAVA_STACK__TLS_CERT and PAVA_STACK__TLS_KEY are set together, or neither")
+        return self
+
+    @property
+    def names(self) -> list[str]:
+        """The extra names of ``server_names``, in order."""
+        return [n.strip() for n in self.server_names.split(",") if n.strip()]
 
 
 @dataclass(frozen=True)
@@ -59,6 +101,14 @@ class StackPaths:
     @property
     def logs(self) -> Path:
         return self.home / "log"
+
+    @property
+    def nginx(self) -> Path:
+        return self.home / "nginx"
+
+    @property
+    def ssl(self) -> Path:
+        return self.home / "ssl"
 
     @property
     def env_file(self) -> Path:

@@ -41,8 +41,9 @@ def _write_private(path: Path, text: str) -> None:
         raise
 
 
-def secret(directory: Path, name: str) -> tuple[str, bool]:
-    """The secret stored as ``directory/name``, generated on first use. Returns (value, was_generated)."""
+def secret(directory: Path, name: str, nbytes: int = 24) -> tuple[str, bool]:
+    """The secret stored as ``directory/name``, generated on first use (``nbytes`` random bytes). Returns
+    (value, was_generated)."""
     directory.mkdir(parents=True, exist_ok=True)
     directory.chmod(0o700)
     path = directory / name
@@ -52,7 +53,7 @@ def secret(directory: Path, name: str) -> tuple[str, bool]:
             path.chmod(0o600)
             return value, False
     # URL-safe characters only: the value goes into postgresql:// and amqp:// URLs unquoted.
-    value = secrets.token_urlsafe(24)
+    value = secrets.token_urlsafe(nbytes)
     _write_private(path, value + "\n")
     log.info("generated a new secret in %s", path)
     return value, True
@@ -95,6 +96,7 @@ class StackState:
     rabbitmq: ServiceState = field(default_factory=ServiceState)
     epmd: ServiceState = field(default_factory=ServiceState)
     supervisord: ServiceState = field(default_factory=ServiceState)
+    web: ServiceState = field(default_factory=ServiceState)  # nginx and the API (supervisord programs)
     sample: dict[str, Any] = field(default_factory=dict)
     updated_at: str = ""
     version: int = STATE_VERSION
@@ -109,7 +111,7 @@ class StackState:
             log.warning("ignoring unreadable %s (%s)", path, exc)
             return cls()
         state = cls()
-        for name in ("postgres", "rabbitmq", "epmd", "supervisord"):
+        for name in ("postgres", "rabbitmq", "epmd", "supervisord", "web"):
             raw = data.get(name) or {}
             setattr(state, name, ServiceState(
                 mode=str(raw.get("mode", "none")), started=bool(raw.get("started", False)),

@@ -233,6 +233,10 @@ class Supervisor:
         for name in changed + added:
             rpc.supervisor.addProcessGroup(name)
 
+    def signal(self, name: str, signal: str) -> None:
+        """Send a signal (by name: ``HUP``) to a program, e.g. to make nginx re-read its config."""
+        self._rpc().supervisor.signalProcess(name, signal)
+
     def statuses(self) -> dict[str, str]:
         """Program name -> state name (RUNNING, STARTING, BACKOFF, FATAL...)."""
         infos = self._rpc().supervisor.getAllProcessInfo()

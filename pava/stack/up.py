@@ -1,10 +1,11 @@
 """``pava up`` and ``pava down``: bring the local stack to running, idempotently, and take down exactly what
 was brought up.
 
-Order in ``up``: Postgres, RabbitMQ (each local unless a URL is given), ``stack.env``, migrations,
-supervisord with the workers and the relay, the drop folder (the sample set first when the library is new),
-the wait for the analyses, the summary. Every step first looks whether its work is already done, so a second
-run costs a few connection checks.
+Order in ``up``: Postgres, RabbitMQ (each local unless a URL is given), ``stack.env`` (with the API's
+secret key), migrations, the first admin (on an empty library), the certificate and nginx's config,
+supervisord with the API, nginx, the workers and the relay, the front door's health, the drop folder (the
+sample set first when the library is new), the wait for the analyses, the summary. Every step first looks
+whether its work is already done, so a second run costs a few connection checks.
 """
 
 from __future__ import annotations
@@ -13,8 +14,11 @@ import json
 import logging
 import os
 import socket
+import ssl
 import subprocess
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,12 +30,15 @@ import pika.exceptions
 import psycopg
 from pydantic import SecretStr
 
+from core import users
 from core.db import connect, migrate
 from core.settings import PROJECT_ROOT, Settings, mask_url
 from pava.services.postgres import PostgresCluster
 from pava.services.rabbitmq import RabbitNode
 from pava.stack import sample as sample_set
+from pava.stack import tls
 from pava.stack.config import StackPaths, StackSettings
+from pava.stack.nginx import FrontDoor, Nginx, NginxError
 from pava.stack.state import ServiceState, StackState, locked, secret, write_env_file
 from pava.stack.supervisor import Program, Supervisor, env_fingerprint, pava_argv, programs
 from workers.registry import REGISTRY
@@ -40,6 +47,9 @@ log = logging.getLogger(__name__)
 
 POSTGRES_SECRET = "postgres.password"  # noqa: S105 (a file name)
 RABBITMQ_SECRET = "rabbitmq.password"  # noqa: S105 (a file name)
+API_SECRET = "api.secret"  # noqa: S105 (a file name)
+FIRST_ADMIN = "admin"
+FRONT_DOOR_WAIT_SECONDS = 60.0
 EXTERNAL_WAIT_SECONDS = 15.0
 UNFINISHED_STATES = ("pending", "queued", "running")
 
@@ -64,10 +74,18 @@ class UpResult:
     workers: list[str] = field(default_factory=list)
     workers_skipped: dict[str, list[str]] = field(default_factory=dict)
     console_url: str = ""
+    console_direct_url: str = ""
     console_user: str = ""
     console_password_file: str = ""
+    web: dict[str, Any] = field(default_factory=dict)
+    admin_user: str | None = None
+    first_admin_password: str | None = None  # only on the run that created the first admin: shown once
     env_file: str = ""
     seconds: float = 0.0
+
+    @property
+    def front_door_ok(self) -> bool:
+        return bool(self.web.get("api_ok"))
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -76,8 +94,12 @@ class UpResult:
             "sample_written": self.sample_written, "ingest": self.ingest, "ingest_error": self.ingest_error,
             "analyses_finished": self.analyses_finished, "jobs": self.jobs, "workers": self.workers,
             "workers_skipped": self.workers_skipped,
-            "console": {"url": self.console_url, "user": self.console_user,
-                        "password_file": self.console_password_file},
+            "console": {"url": self.console_url, "direct_url": self.console_direct_url,
+                        "user": self.console_user, "password_file": self.console_password_file},
+            "web": self.web,
+            # Present only on the run that created the account: the password is stored nowhere else.
+            **({"first_admin": {"name": self.admin_user, "password": self.first_admin_password}}
+               if self.first_admin_password else {}),
             "env_file": self.env_file, "seconds": round(self.seconds, 2),
         }
 
@@ -253,6 +275,124 @@ def _retire_local_rabbit(paths: StackPaths, state: StackState) -> None:
         _rabbit_node_from_state(paths, state.rabbitmq.info).stop(kill_epmd=state.epmd.started)
 
 
+# -- the front door: the API, nginx, the certificate, the first admin ------------------------------------
+
+
+def api_secret(user: Settings, paths: StackPaths) -> tuple[str, bool]:
+    """(the API's secret key, whether it is the stack's own): the user's when set, else one generated once
+    into ``var/secrets/api.secret``. Sessions survive restarts only because it stays the same."""
+    if user.api.secret_key is not None and user.api.secret_key.get_secret_value():
+        return user.api.secret_key.get_secret_value(), False
+    value, _ = secret(paths.secrets, API_SECRET, nbytes=32)
+    return value, True
+
+
+def first_admin(settings: Settings) -> tuple[str | None, str | None]:
+    """(password, admin name): the password only when this call created the first admin (a library
+    without users); the name of the oldest enabled admin either way (None when there is none)."""
+    with connect(settings, autocommit=True) as conn:
+        password = users.ensure_first_admin(conn, FIRST_ADMIN)
+        admins = sorted((u for u in users.list_users(conn) if u.role is users.Role.ADMIN and not u.disabled),
+                        key=lambda u: u.id)
+    return password, admins[0].name if admins else None
+
+
+def certificate(cfg: StackSettings, paths: StackPaths) -> tls.Certificate:
+    """The given certificate (checked), or the stack's self-signed one (made or renewed as needed)."""
+    try:
+        if cfg.tls_cert is not None and cfg.tls_key is not None:
+            return tls.use_given(cfg.tls_cert, cfg.tls_key)
+        return tls.ensure_self_signed(paths.ssl, tls.host_names(cfg.names))
+    except tls.TlsError as exc:
+        raise StackError(str(exc)) from exc
+
+
+def _loopback(host: str) -> str:
+    """Where nginx reaches a listener bound to ``host`` (a wildcard address is reached on loopback)."""
+    return "127.0.0.1" if host in ("", "0.0.0.0", "::") else host  # noqa: S104 (compared, not bound)
+
+
+def _console_upstream(management_url: str) -> str:
+    parts = urlsplit(management_url)
+    return f"{parts.hostname or '127.0.0.1'}:{parts.port or 15672}"
+
+
+def front_door(settings: Settings, cfg: StackSettings, paths: StackPaths, cert: tls.Certificate,
+               management_url: str) -> FrontDoor:
+    return FrontDoor(
+        prefix=paths.nginx, logs=paths.logs, https_port=cfg.https_port, http_port=cfg.http_port,
+        cert=cert.cert, key=cert.key, cert_sha256=cert.sha256,
+        api=f"{_loopback(settings.api.host)}:{settings.api.port}", console=_console_upstream(management_url),
+        upload_max_bytes=settings.api.upload_max_bytes, tiles=cfg.map_tiles, hsts_max_age=cfg.hsts_max_age,
+    )
+
+
+def _port_free(port: int, host: str = "0.0.0.0") -> bool:  # noqa: S104 (nginx listens on every address)
+    """Nobody listens on ``port`` (any address, when ``host`` is the wildcard)."""
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def check_front_ports(settings: Settings, cfg: StackSettings, supervisor: Supervisor,
+                      state: StackState) -> None:
+    """Refuse, with advice, ports of nginx and the API that another program holds (ours, running from an
+    earlier `pava up` on the same ports, are no conflict)."""
+    wanted = [(cfg.https_port, "PAVA_STACK__HTTPS_PORT"), (cfg.http_port, "PAVA_STACK__HTTP_PORT"),
+              (settings.api.port, "PAVA_API__PORT")]
+    ports = [port for port, _ in wanted]
+    if len(set(ports)) != len(ports):
+        raise StackError(f"nginx's HTTPS and HTTP ports and the API's port must differ (now {ports}): set "
+                         "PAVA_STACK__HTTPS_PORT, PAVA_STACK__HTTP_PORT or PAVA_API__PORT")
+    ours: set[int] = set()
+    if supervisor.running():
+        running = supervisor.statuses()
+        if running.get("nginx") == "RUNNING":
+            ours |= {int(state.web.info.get("https_port", 0)), int(state.web.info.get("http_port", 0))}
+        if running.get("api") == "RUNNING":
+            ours.add(int(state.web.info.get("api_port", 0)))
+    for port, variable in wanted:
+        host = _loopback(settings.api.host) if variable == "PAVA_API__PORT" else "0.0.0.0"  # noqa: S104
+        if port not in ours and not _port_free(port, host):
+            raise StackError(f"port {port} is taken by another program: set {variable} to another port.")
+
+
+def _public_url(cfg: StackSettings, path: str = "/") -> str:
+    host = cfg.names[0] if cfg.names else "localhost"
+    if ":" in host:  # an IPv6 address
+        host = f"[{host}]"
+    port = "" if cfg.https_port == 443 else f":{cfg.https_port}"
+    return f"https://{host}{port}{path}"
+
+
+def wait_front_door(cfg: StackSettings, timeout: float = FRONT_DOOR_WAIT_SECONDS) -> str | None:
+    """Wait until ``/api/health`` answers through nginx; None then, else the last reason."""
+    # Our own listener on loopback is asked whether it is up, not whether to trust it: a real certificate
+    # may not name 127.0.0.1, and the self-signed one is no authority. So no verification here.
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    url = f"https://127.0.0.1:{cfg.https_port}/api/health"
+    deadline = time.monotonic() + timeout
+    reason = "no answer"
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=5, context=context) as answer:
+                if answer.status == 200:
+                    return None
+                reason = f"HTTP {answer.status}"
+        except urllib.error.HTTPError as exc:
+            reason = f"HTTP {exc.code}"
+        except (OSError, ValueError) as exc:
+            reason = str(exc)
+        time.sleep(0.5)
+    return reason
+
+
 # -- the rest ------------------------------------------------------------------------------------------------
 
 
@@ -362,6 +502,10 @@ def up(settings: Settings, cfg: StackSettings, *, ingest: bool = True,
         if state.rabbitmq.mode == "local":
             stack_env["PAVA_AMQP_URL"] = amqp_url
             stack_env["PAVA_BROKER__MANAGEMENT_URL"] = management_url
+        secret_key, own_key = api_secret(user, paths)
+        if own_key:
+            # In stack.env too: a `pava api` started by hand then shares the sessions of the stack's.
+            stack_env["PAVA_API__SECRET_KEY"] = secret_key
         write_env_file(paths.env_file, stack_env)
         result.env_file = str(paths.env_file)
 
@@ -372,6 +516,7 @@ def up(settings: Settings, cfg: StackSettings, *, ingest: bool = True,
         child_env["PAVA_DATABASE_URL"] = database_url
         child_env["PAVA_AMQP_URL"] = amqp_url
         child_env.setdefault("PAVA_BROKER__MANAGEMENT_URL", management_url)
+        child_env["PAVA_API__SECRET_KEY"] = secret_key
         effective = settings.model_copy(update={
             "database_url": SecretStr(database_url), "amqp_url": SecretStr(amqp_url),
             "broker": settings.broker.model_copy(update={"management_url": management_url}),
@@ -380,12 +525,39 @@ def up(settings: Settings, cfg: StackSettings, *, ingest: bool = True,
         # Alembic reports every plugin and step at INFO: a rerun would print a screenful of nothing new.
         logging.getLogger("alembic").setLevel(logging.WARNING)
         migrate(effective)
+        result.first_admin_password, result.admin_user = first_admin(effective)
 
         supervisor = Supervisor(paths, PROJECT_ROOT)
+        check_front_ports(effective, cfg, supervisor, state)
+        cert = certificate(cfg, paths)
+        nginx = Nginx(paths.nginx, paths.logs)
+        try:
+            nginx_changed = nginx.write(front_door(effective, cfg, paths, cert, management_url))
+            nginx_argv = nginx.argv()
+        except NginxError as exc:
+            raise StackError(str(exc)) from exc
         progs, result.workers_skipped = programs(PROJECT_ROOT)
+        progs += [Program("api", pava_argv("api"), stop_seconds=30), Program("nginx", nginx_argv)]
         result.workers = [name for name in sorted(REGISTRY) if name not in result.workers_skipped]
         result.programs = _ensure_supervisor(supervisor, progs, child_env, state, result.started_now)
+        restarted = "supervisord" in result.started_now
+        if nginx_changed and not restarted and result.programs.get("nginx") == "RUNNING":
+            log.info("nginx's config changed: reloading it")
+            supervisor.signal("nginx", "HUP")
+        state.web = ServiceState(mode="local", started=state.supervisord.started, info={
+            "https_port": cfg.https_port, "http_port": cfg.http_port, "api_port": effective.api.port,
+            "nginx_config": str(nginx.config_file),
+        })
         state.save(paths.state_file)
+        problem = wait_front_door(cfg)
+        result.web = {
+            "url": _public_url(cfg), "api_url": _public_url(cfg, "/api/"),
+            "docs_url": _public_url(cfg, "/api/docs"), "https_port": cfg.https_port,
+            "http_port": cfg.http_port, "api_address": f"{effective.api.host}:{effective.api.port}",
+            "api_ok": problem is None, "api_error": problem, "admin_user": result.admin_user,
+            "secret_key_file": str(paths.secrets / API_SECRET) if own_key else None,
+            "certificate": cert.as_json(), "nginx_config": str(nginx.config_file),
+        }
 
         drop = settings.drop_dir
         drop.mkdir(parents=True, exist_ok=True)
@@ -410,7 +582,7 @@ def up(settings: Settings, cfg: StackSettings, *, ingest: bool = True,
         result.programs = supervisor.statuses()
         result.jobs = _jobs_by_state(effective)
 
-    _describe(result, state, paths, urls=(database_url, amqp_url, management_url))
+    _describe(result, state, paths, cfg, urls=(database_url, amqp_url, management_url))
     result.seconds = time.monotonic() - begin
     return result
 
@@ -447,7 +619,8 @@ def _ensure_supervisor(supervisor: Supervisor, progs: list[Program], env: dict[s
     return states
 
 
-def _describe(result: UpResult, state: StackState, paths: StackPaths, *, urls: tuple[str, str, str]) -> None:
+def _describe(result: UpResult, state: StackState, paths: StackPaths, cfg: StackSettings, *,
+              urls: tuple[str, str, str]) -> None:
     database_url, amqp_url, management_url = urls
     pg_url = urlsplit(database_url)
     result.services["postgres"] = {
@@ -465,7 +638,10 @@ def _describe(result: UpResult, state: StackState, paths: StackPaths, *, urls: t
         "mode": "local", "started": state.supervisord.started, "pid": state.supervisord.info.get("pid"),
         "config": state.supervisord.info.get("config"), "logs": str(paths.logs),
     }
-    result.console_url = management_url.rstrip("/") + "/"
+    result.console_direct_url = management_url.rstrip("/") + "/"
+    # Through the front door when the management listener serves under /rabbitmq (ours always does).
+    via_nginx = urlsplit(management_url).path.rstrip("/") == "/rabbitmq"
+    result.console_url = _public_url(cfg, "/rabbitmq/") if via_nginx else result.console_direct_url
     result.console_user = mq_url.username or ""
     if state.rabbitmq.mode == "local":
         result.console_password_file = str(paths.secrets / RABBITMQ_SECRET)
@@ -494,8 +670,9 @@ def down(settings: Settings) -> DownResult:
             log.info("stopping supervisord and its programs (workers finish the job in hand)")
             if not supervisor.shutdown():
                 raise StackError(f"supervisord did not stop; see {supervisor.log_file}")
-            result.stopped.append("supervisord (workers, relay)")
+            result.stopped.append("supervisord (api, nginx, workers, relay)")
         state.supervisord.started = False
+        state.web.started = False
 
         if state.rabbitmq.mode == "local" and state.rabbitmq.started:
             log.info("stopping the RabbitMQ node")
