@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,7 +11,11 @@ import yaml  # type: ignore[import-untyped,unused-ignore]
 
 from core.analyses import ANALYSES
 from core.settings import PROJECT_ROOT
+from pava.stack.nginx import SITE_TEMPLATE, placeholders
 from workers.registry import REGISTRY
+
+# Services that run no pava code with the database: they carry no PAVA_* settings of their own.
+NOT_PAVA = {"postgres", "rabbitmq", "nginx", "certs"}
 
 
 @pytest.fixture(scope="module")
@@ -23,6 +28,16 @@ def _env(service: dict[str, Any]) -> dict[str, str]:
     env = service.get("environment", {})
     assert isinstance(env, dict), "environment as a mapping, so anchors can merge"
     return {str(k): str(v) for k, v in env.items()}
+
+
+def _mounts(service: dict[str, Any]) -> dict[str, str]:
+    """Target -> source of a service's short-syntax volumes (a source may hold ${VAR:-default})."""
+    mounts = {}
+    for volume in service["volumes"]:
+        spec = volume.removesuffix(":ro").removesuffix(":rw")
+        source, target = spec.rsplit(":", 1)
+        mounts[target] = source
+    return mounts
 
 
 def test_infrastructure_services(compose: dict[str, Any]) -> None:
@@ -55,6 +70,57 @@ def test_relay_and_ingest_watcher(compose: dict[str, Any]) -> None:
     assert ingest["build"]["args"]["REQUIREMENTS"] == "requirements/ingest.txt"
 
 
+def test_worker_services_are_exactly_the_registered_analyzers(compose: dict[str, Any]) -> None:
+    workers = {name.removeprefix("worker-") for name in compose["services"] if name.startswith("worker-")}
+    assert workers == set(REGISTRY), "docker-compose.yml's worker-* services and workers/registry.py differ"
+
+
+def test_api_service(compose: dict[str, Any]) -> None:
+    api = compose["services"]["api"]
+    assert api["command"][0] == "api"
+    assert api["build"]["args"]["REQUIREMENTS"] == "requirements/api.txt"
+    env = _env(api)
+    assert re.fullmatch(r"\$\{PAVA_API_SECRET_KEY:\?[^}]+\}", env["PAVA_API__SECRET_KEY"])
+    assert "ports" not in api, "only nginx is published"
+    assert "/api/health" in " ".join(api["healthcheck"]["test"])
+    assert api["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    storage = env["PAVA_STORAGE_ROOT"]
+    assert any(volume.endswith(":" + storage) for volume in api["volumes"])  # uploads land there
+
+
+def test_nginx_service_uses_the_shared_template_and_the_certificate_volume(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    nginx = services["nginx"]
+    assert nginx["image"].startswith("nginx:")
+    assert nginx["depends_on"]["api"]["condition"] == "service_healthy"
+    assert nginx["depends_on"]["certs"]["condition"] == "service_completed_successfully"
+    env = _env(nginx)
+    assert env["NGINX_ENVSUBST_FILTER"] == "^PAVA_NGINX_"
+    # Every placeholder of the template gets a value, and nothing else is passed for it.
+    assert {k for k in env if k.startswith("PAVA_NGINX_")} == placeholders(SITE_TEMPLATE.read_text())
+    mounts = _mounts(nginx)
+    assert mounts["/etc/nginx/templates/default.conf.template"] == "./nginx/pava.conf.template"
+    assert (PROJECT_ROOT / "nginx" / "placeholder" / "index.html").exists()
+    assert mounts[env["PAVA_NGINX_PLACEHOLDER_ROOT"]] == "./nginx/placeholder"
+    assert mounts[env["PAVA_NGINX_WEB_ROOT"]] == "./web/dist"
+    assert env["PAVA_NGINX_API"] == "api:8300" and "8300" in services["api"]["command"]
+    assert env["PAVA_NGINX_CONSOLE"] == "rabbitmq:15672"
+    # The certificate: made (or a real one kept) by the one-shot into the folder nginx reads.
+    cert_dir = str(Path(env["PAVA_NGINX_CERT"]).parent)
+    assert str(Path(env["PAVA_NGINX_KEY"]).parent) == cert_dir
+    certs = services["certs"]
+    assert certs["entrypoint"][-1] == "ssl/make_cert.py" and (PROJECT_ROOT / "ssl" / "make_cert.py").exists()
+    out = certs["command"][certs["command"].index("--out") + 1]
+    assert "--keep-given" in certs["command"]
+    assert mounts[cert_dir] == _mounts(certs)[out]
+    assert {port.rsplit(":", 1)[1] for port in nginx["ports"]} == {env["PAVA_NGINX_HTTPS_PORT"],
+                                                                 env["PAVA_NGINX_HTTP_PORT"]}
+    # nginx is the only door: nothing else is published.
+    published = [name for name, service in services.items() if service.get("ports")]
+    assert published == ["nginx"]
+    assert "curl" in nginx["healthcheck"]["test"]
+
+
 @pytest.mark.parametrize("name", sorted(set(REGISTRY) | set(ANALYSES)))
 def test_one_worker_service_per_analysis(compose: dict[str, Any], name: str) -> None:
     service = compose["services"].get(f"worker-{name}")
@@ -73,11 +139,14 @@ def test_one_worker_service_per_analysis(compose: dict[str, Any], name: str) -> 
 def test_credentials_come_from_variables_without_defaults(compose: dict[str, Any]) -> None:
     text = (PROJECT_ROOT / "docker-compose.yml").read_text()
     # ${VAR:?message} makes compose refuse to start without the variable; ${VAR:-default} would not.
-    for variable in re.findall(r"\$\{(PAVA_\w+_PASSWORD)[^}]*\}", text):
+    secrets = re.findall(r"\$\{(PAVA_\w+_(?:PASSWORD|SECRET_KEY))[^}]*\}", text)
+    assert {"PAVA_POSTGRES_PASSWORD", "PAVA_RABBITMQ_PASSWORD", "PAVA_API_SECRET_KEY"} <= set(secrets)
+    for variable in secrets:
         assert not re.search(r"\$\{" + variable + r":?-", text), f"{variable} has a default"
+        assert re.search(r"\$\{" + variable + r":\?", text), f"{variable} is not required"
     services = compose["services"]
     for name, service in services.items():
-        if name in ("postgres", "rabbitmq"):
+        if name in NOT_PAVA:
             continue
         env = _env(service)
         assert env["PAVA_ENV"] == "production", name

@@ -190,7 +190,8 @@ def ensure_self_signed(directory: Path, names: Sequence[str], *, days: int = VAL
     record = _record(directory)
     if cert.exists() and record is None:
         raise TlsError(f"{cert} was not made by pava: name it with PAVA_STACK__TLS_CERT and "
-                       "PAVA_STACK__TLS_KEY to use it, or move it away to get a self-signed one")
+                       "PAVA_STACK__TLS_KEY (ssl/make_cert.py: --keep-given) to use it, or move it away to "
+                       "get a self-signed one")
     if (cert.exists() and key.exists() and record is not None and record.get("names") == names
             and record.get("sha256") == _sha256(cert) and _valid_for(cert, renew_days * 86400)):
         return Certificate(cert=cert.resolve(), key=key.resolve(), self_signed=True, names=tuple(names),
@@ -239,12 +240,18 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="only the --name values, not localhost and this host's names")
     parser.add_argument("--check", nargs=2, metavar=("CERT", "KEY"), type=Path,
                         help="check that a real certificate and key can be used, and make nothing")
+    parser.add_argument("--keep-given", action="store_true",
+                        help=f"when --out holds a {CERT_FILE} and {KEY_FILE} not made here (a real "
+                             "certificate), check and keep them instead of refusing")
     args = parser.parse_args(argv)
     try:
         if args.check:
             found = use_given(args.check[0], args.check[1])
+        elif args.keep_given and (args.out / CERT_FILE).exists() and _record(args.out) is None:
+            found = use_given(args.out / CERT_FILE, args.out / KEY_FILE)
         else:
-            names = [n.strip().lower() for n in args.name] if args.only else host_names(args.name)
+            names = host_names(args.name) if not args.only else list(dict.fromkeys(
+                n.strip().lower() for n in args.name if n.strip()))
             found = ensure_self_signed(args.out, names)
     except TlsError as exc:
         print(f"error: {exc}", file=sys.stderr)
