@@ -165,6 +165,14 @@ def test_given_certificate_is_checked(tmp_path: Path) -> None:
     check = subprocess.run(["python3", str(PROJECT_ROOT / "ssl" / "make_cert.py"), "--check", str(one.cert),
                             str(two.key)], capture_output=True, text=True, check=False)
     assert check.returncode == 2 and "does not belong" in check.stderr
+    # A real certificate put where the self-signed one would go is kept with --keep-given (compose).
+    (tmp_path / "one" / tls.RECORD_FILE).unlink()
+    script_path = str(PROJECT_ROOT / "ssl" / "make_cert.py")
+    kept = subprocess.run(["python3", script_path, "--out", str(tmp_path / "one"), "--keep-given"],
+                          capture_output=True, text=True, check=False)
+    assert kept.returncode == 0, kept.stderr
+    assert json.loads(kept.stdout)["self_signed"] is False
+    assert tls.use_given(one.cert, one.key).sha256 == one.sha256  # untouched
 
 
 # -- the real thing ----------------------------------------------------------------------------------------

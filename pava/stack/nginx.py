@@ -9,6 +9,7 @@ process (pid, temp folders and logs under ``var/``).
 from __future__ import annotations
 
 import logging
+import os
 import re
 import shutil
 import subprocess
@@ -57,6 +58,13 @@ _MIME_TYPES = """types {
     video/webm webm;
 }
 """
+
+
+def _open_path_to(path: Path) -> None:
+    """Let other users traverse to ``path`` (o+x on it and its existing parents, nothing more)."""
+    for parent in [path, *path.parents]:
+        if parent.exists() and not parent.stat().st_mode & 0o001:
+            parent.chmod(parent.stat().st_mode | 0o001)
 
 
 class NginxError(RuntimeError):
@@ -177,14 +185,18 @@ class Nginx:
                   f"overwritten.\n# certificate {door.cert} sha256 {door.cert_sha256}\n")
         return header + main, site
 
-    def _prepare(self) -> None:
+    def _prepare(self, door: FrontDoor) -> None:
         self.prefix.mkdir(parents=True, exist_ok=True)
         self.logs.mkdir(parents=True, exist_ok=True)
         # Run as root, nginx's workers are an unprivileged user: they must reach the temp folders (the
-        # master creates and hands them over) and the page's files, so this folder stays open to read.
+        # master creates and hands them over) and the page's files. As the embedded Postgres does for its
+        # data, the folders on the way get o+x (traverse only, no listing).
         self.prefix.chmod(0o755)
         for name in TEMP_DIRS:
             (self.prefix / "tmp" / name).mkdir(parents=True, exist_ok=True)
+        if os.geteuid() == 0:
+            for path in (self.prefix, door.web_root, door.placeholder_root):
+                _open_path_to(path)
 
     def check(self, config: Path) -> None:
         """``nginx -t`` on ``config``; NginxError with nginx's own words when it fails."""
@@ -197,7 +209,7 @@ class Nginx:
     def write(self, door: FrontDoor) -> bool:
         """Render, check and install the config; True when it changed. A config nginx refuses never
         replaces the one in place (a running nginx keeps serving)."""
-        self._prepare()
+        self._prepare(door)
         main, site = self.render(door)
         if (self.config_file.exists() and self.site_file.exists() and self.config_file.read_text() == main
                 and self.site_file.read_text() == site):
