@@ -8,7 +8,15 @@ export interface LatLon {
   lon: number;
 }
 
-export default function LocationPickerMap({ value, onPick, height = 260 }: { value: LatLon | null; onPick(p: LatLon): void; height?: number }) {
+export interface PickerProps {
+  value: LatLon | null;
+  onPick(p: LatLon): void;
+  height?: number;
+  /** The hint above the map; null for none (a map that only shows). */
+  help?: string | null;
+}
+
+export default function LocationPickerMap({ value, onPick, height = 260, help = "Click the map to choose the position." }: PickerProps) {
   const el = useRef<HTMLDivElement | null>(null);
   const map = useRef<L.Map | null>(null);
   const marker = useRef<L.CircleMarker | null>(null);
@@ -46,9 +54,9 @@ export default function LocationPickerMap({ value, onPick, height = 260 }: { val
 
   return (
     <div className="picker">
-      <p className="small muted" id="picker-help">Click the map to choose the position.</p>
-      <div ref={el} className="map picker-map" style={{ height }} role="application" aria-describedby="picker-help"
-        aria-label="Map to choose a position" />
+      {help && <p className="small muted">{help}</p>}
+      <div ref={el} className="map picker-map" style={{ height }} role="application"
+        aria-label={help ? `Map: ${help}` : "Map of the position"} />
     </div>
   );
 }

@@ -1,7 +1,7 @@
 // A search (filters), its result grid and the bulk actions on what is selected: the gallery, an
 // album and the timeline are all this with a different frame.
 import { useState, type ReactNode } from "react";
-import type { BulkPatch, MediaSummary } from "../api/types";
+import type { BulkPatch } from "../api/types";
 import { filtersKey, type Filters } from "../lib/filters";
 import { mediaLists, mediaPager, usePager } from "../lib/hooks";
 import { emptySelection, selectAll, type Selection } from "../lib/selection";
@@ -37,8 +37,9 @@ export function MediaBrowser({ filters, onFilters, panel = true, hide, header, b
 
   function done(change: Partial<BulkPatch>, message: string) {
     setNotice(message);
-    if (change.favourite !== undefined) {
-      for (const id of ids) pager.update(id, { favourite: change.favourite } as Partial<MediaSummary>);
+    if (typeof change.favourite === "boolean") {
+      const favourite = change.favourite;
+      for (const id of ids) pager.update(id, { favourite });
     } else {
       // Dates and positions change the order and the matches: load the list anew.
       mediaLists.clear();

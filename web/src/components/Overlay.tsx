@@ -20,14 +20,13 @@ export interface OcrWordBox {
 export function ocrWords(ocr: MediaDetail["ocr"]): OcrWordBox[] {
   const out: OcrWordBox[] = [];
   for (const line of ocr?.lines ?? []) {
-    const words = (line as { words?: { text: string; box: unknown }[] }).words;
-    if (words?.length) {
-      for (const w of words) {
+    if (line.words?.length) {
+      for (const w of line.words) {
         const box = toBox(w.box);
         if (box && w.text) out.push({ text: w.text, box });
       }
     } else {
-      const box = toBox((line as { box?: unknown }).box);
+      const box = toBox(line.box);
       if (box && line.text) out.push({ text: line.text, box });
     }
   }

@@ -25,7 +25,7 @@ function Section({ title, children, open = true }: { title: string; children: Re
 }
 
 function FacetList<T>({ items, label, count, active, onPick, empty }: {
-  items: T[] | undefined; label(t: T): string; count(t: T): number; active(t: T): boolean; onPick(t: T): void;
+  items: T[] | null | undefined; label(t: T): string; count(t: T): number; active(t: T): boolean; onPick(t: T): void;
   empty?: string;
 }) {
   if (!items?.length) return <p className="muted small">{empty ?? "None"}</p>;

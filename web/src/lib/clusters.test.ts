@@ -13,7 +13,7 @@ describe("map clusters", () => {
   });
 
   it("draws many as a bubble sized by count with a short label", () => {
-    const m = markerFor({ lat: 0, lon: 0, count: 12_345, bbox: [0, 0, 1, 1], media_id: null });
+    const m = markerFor({ lat: 0, lon: 0, count: 12_345, bbox: [0, 0, 1, 1], media_id: null, position_source: null });
     expect(m).toMatchObject({ kind: "cluster", text: "12k", count: 12_345 });
     expect(clusterSize(2)).toBe(28);
     expect(clusterSize(100_000)).toBe(64);
@@ -28,10 +28,10 @@ describe("map clusters", () => {
 
   it("opens a pin, zooms into a cluster, lists a cluster that zooming cannot split", () => {
     expect(clickAction(markerFor(single("exif")), 5, 18)).toEqual({ type: "open", mediaId: 9 });
-    const spread = markerFor({ lat: 0, lon: 0, count: 5, bbox: [0, 0, 1, 1], media_id: null });
+    const spread = markerFor({ lat: 0, lon: 0, count: 5, bbox: [0, 0, 1, 1], media_id: null, position_source: null });
     expect(clickAction(spread, 5, 18)).toEqual({ type: "zoom", bbox: [0, 0, 1, 1] });
     expect(clickAction(spread, 18, 18).type).toBe("search");
-    const stacked = markerFor({ lat: 3, lon: 4, count: 7, bbox: [4, 3, 4, 3], media_id: null });
+    const stacked = markerFor({ lat: 3, lon: 4, count: 7, bbox: [4, 3, 4, 3], media_id: null, position_source: null });
     const action = clickAction(stacked, 3, 18);
     expect(action.type).toBe("search");
     if (action.type === "search") {

@@ -46,3 +46,12 @@ export function toInputLocal(local: string | null | undefined): string {
 export function plural(n: number, one: string, many = `${one}s`): string {
   return `${n.toLocaleString("en")} ${n === 1 ? one : many}`;
 }
+
+/** An exposure time as photographers write it: 1/75 s below a second, 2.5 s above. */
+export function formatExposure(value: number | string | null | undefined): string {
+  if (value === null || value === undefined || value === "") return "";
+  const v = typeof value === "number" ? value : Number(value);
+  if (!Number.isFinite(v) || v <= 0) return String(value);
+  if (v >= 1) return `${Number(v.toFixed(1))} s`;
+  return `1/${Math.round(1 / v)} s`;
+}

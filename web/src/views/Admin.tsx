@@ -3,35 +3,14 @@
 import { useState, type FormEvent } from "react";
 import { Link } from "react-router";
 import { api, messageOf } from "../api/client";
-import type { AdminUser, Job, Page, Role } from "../api/types";
+import type { AdminStatus, AdminUser, Job, Page, Rejection, Role } from "../api/types";
 import { formatDateTime } from "../lib/format";
 import { useApi } from "../lib/hooks";
-
-interface Status {
-  generated_at: string;
-  broker: { source: string; error: string | null };
-  queues: { analysis: string; queue: string; ready: number | null; unacked: number | null; consumers: number | null;
-    retrying: number | null; dead_lettered: number | null }[];
-  jobs: Record<string, Record<string, number>>;
-  outbox: number;
-  recent_failures: { job_id: number; media_id: number; analyzer: string; storage_path: string; attempts: number;
-    error: string; failed_at: string }[];
-}
-
-interface Rejection {
-  id?: number;
-  path?: string;
-  original_path?: string;
-  reason: string;
-  detail?: string | null;
-  quarantine_path?: string | null;
-  created_at?: string;
-}
 
 const n = (v: number | null | undefined) => (v === null || v === undefined ? "–" : v.toLocaleString("en"));
 
 export default function AdminPage() {
-  const status = useApi<Status>("/api/admin/status");
+  const status = useApi<AdminStatus>("/api/admin/status");
   const [message, setMessage] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
   const s = status.data;
@@ -69,7 +48,7 @@ export default function AdminPage() {
                 <th scope="col">Done</th><th scope="col">Failed</th><th scope="col">Requeue</th></tr></thead>
               <tbody>
                 {s.queues.map((q) => {
-                  const j = s.jobs[q.analysis] ?? {};
+                  const j: Partial<Record<"pending" | "queued" | "running" | "done" | "failed", number>> = s.jobs[q.analysis] ?? {};
                   return (
                     <tr key={q.queue}>
                       <th scope="row">{q.analysis}</th><td>{n(q.ready)}</td><td>{n(q.unacked)}</td><td>{n(q.consumers)}</td><td>{n(q.retrying)}</td>
@@ -146,7 +125,7 @@ function Rejections() {
       {rejections.data?.items.length === 0 && <p className="muted">None.</p>}
       <ul className="jobs-list">
         {rejections.data?.items.map((r, i) => (
-          <li key={r.id ?? i}><code>{r.original_path ?? r.path}</code>: {r.reason}{r.detail ? ` (${r.detail})` : ""}
+          <li key={r.id ?? i}><code>{r.original_path}</code>: {r.reason}{r.detail ? ` (${r.detail})` : ""}
             {r.quarantine_path && <span className="small muted"> in {r.quarantine_path}</span>}</li>
         ))}
       </ul>
@@ -155,8 +134,8 @@ function Rejections() {
 }
 
 function Users() {
-  const users = useApi<AdminUser[] | { items: AdminUser[] }>("/api/admin/users");
-  const list = Array.isArray(users.data) ? users.data : users.data?.items ?? [];
+  const users = useApi<AdminUser[]>("/api/admin/users");
+  const list = users.data ?? [];
   const [name, setName] = useState("");
   const [role, setRole] = useState<Role>("viewer");
   const [password, setPassword] = useState("");

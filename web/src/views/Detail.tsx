@@ -11,14 +11,14 @@ import { LocationPicker } from "../components/LocationPicker";
 import { Overlay, ocrWords, type Layers } from "../components/Overlay";
 import { Thumb } from "../components/Thumb";
 import { filtersFromParams } from "../lib/filters";
-import { formatBytes, formatDateTime, formatDuration, formatLocal, placeName, toInputLocal } from "../lib/format";
-import { mediaLists, mediaPager, useApi, useSize } from "../lib/hooks";
+import { formatBytes, formatDateTime, formatExposure, formatDuration, formatLocal, placeName, toInputLocal } from "../lib/format";
+import { mediaLists, mediaPager, useApi, usePager, useSize } from "../lib/hooks";
 import { isTyping, itemHref } from "../lib/nav";
 import { neighbours } from "../lib/pager";
 
 function Toggle({ on, onClick, label, count }: { on: boolean; onClick(): void; label: string; count: number }) {
   return (
-    <button type="button" className="toggle" aria-pressed={on} onClick={onClick} disabled={count === 0}>
+    <button type="button" className="toggle" aria-pressed={on && count > 0} onClick={onClick} disabled={count === 0}>
       {label} <span className="count">{count}</span>
     </button>
   );
@@ -48,11 +48,16 @@ export default function DetailPage() {
   const [editingPlace, setEditingPlace] = useState(false);
 
   // The list it came from (kept by the gallery), for previous and next.
-  const pager = mediaLists.peek(listQuery) ?? (listQuery || location.state ? mediaPager(filtersFromParams(new URLSearchParams(listQuery))) : null);
+  // Opened from a link without a list: the whole library in the default order.
+  const pager = mediaLists.peek(listQuery) ?? mediaPager(filtersFromParams(new URLSearchParams(listQuery)));
   const near = pager ? neighbours(pager, id) : { prev: null, next: null, index: -1 };
+  const snapshot = usePager(pager);
   useEffect(() => {
-    if (pager && near.index >= 0 && near.next === null && !pager.done) void pager.loadMore();
-  }, [pager, near.index, near.next]);
+    // The item is the last loaded one (or not loaded yet, for a few pages): load on.
+    if (!pager.done && ((near.index >= 0 && near.next === null) || (near.index < 0 && snapshot.length < 5 * 200))) {
+      void pager.loadMore();
+    }
+  }, [pager, near.index, near.next, snapshot.length]);
 
   const go = useCallback((target: number | undefined) => {
     if (target) navigate(itemHref(target, listQuery), { replace: true });
@@ -82,7 +87,7 @@ export default function DetailPage() {
       const updated = await api.patch<MediaDetail>(`/api/media/${id}`, change);
       if (updated) detail.setData(updated);
       else detail.reload();
-      if (change.favourite !== undefined) pager?.update(id, { favourite: change.favourite });
+      if (typeof change.favourite === "boolean") pager.update(id, { favourite: change.favourite });
     } catch (e) {
       setError(messageOf(e));
     }
@@ -183,7 +188,7 @@ export default function DetailPage() {
               <Row k="Kind" v={`${item.kind}, ${item.format}${item.width ? `, ${item.width}×${item.height}` : ""}${item.duration_s ? `, ${formatDuration(item.duration_s)}` : ""}`} />
               <Row k="Camera" v={[item.camera?.make ?? item.make, item.camera?.model ?? item.model].filter(Boolean).join(" ")} />
               <Row k="Lens" v={item.camera?.lens} />
-              <Row k="Exposure" v={[item.camera?.aperture ? `f/${item.camera.aperture}` : "", item.camera?.exposure_time ? `${item.camera.exposure_time}s` : "",
+              <Row k="Exposure" v={[item.camera?.aperture ? `f/${item.camera.aperture}` : "", formatExposure(item.camera?.exposure_time),
                 item.camera?.iso ? `ISO ${item.camera.iso}` : "", item.camera?.focal_length ? `${item.camera.focal_length} mm` : ""].filter(Boolean).join(" · ")} />
               <Row k="Video" v={item.video ? [item.video.video_codec, item.video.audio_codec, item.video.frame_rate ? `${item.video.frame_rate} fps` : ""].filter(Boolean).join(", ") : ""} />
               <Row k="Size" v={formatBytes(item.size_bytes)} />
@@ -207,7 +212,8 @@ export default function DetailPage() {
                 {" "}({item.position_source === "manual" ? "set by hand" : "from the file"})</span>}</p>
             {(item.lat !== null || editingPlace) && (
               <LocationPicker key={`${item.id}-${editingPlace}`} value={item.lat !== null && item.lon !== null ? { lat: item.lat, lon: item.lon } : null}
-                onPick={(p) => { if (editingPlace) void patch({ gps: p }).then(() => setEditingPlace(false)); }} height={200} />
+                onPick={(p) => { if (editingPlace) void patch({ gps: p }).then(() => setEditingPlace(false)); }} height={200}
+                help={editingPlace ? "Click the map to set the position." : null} />
             )}
             {editor && (
               <div className="row-buttons">
