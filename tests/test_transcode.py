@@ -404,3 +404,39 @@ def test_leftovers_of_killed_runs_are_cleared(tmp_path: Path) -> None:
     item = dataclasses.replace(item, path=playable)
     assert TranscodeAnalyzer(settings).analyze(item).status == "not_needed"
     assert not final.exists()
+
+
+def test_the_ffmpeg_command(tmp_path: Path) -> None:
+    from core.settings import TranscodeSettings
+    from workers.analyzers.transcode_ffmpeg import command, plan
+    from workers.analyzers.transcode_rules import AudioStream, SourceProbe
+
+    config = TranscodeSettings()
+    hevc = dataclasses.replace(_stream(3840, 2160, rotation=90), index=0)
+    surround = AudioStream(index=1, codec="ac3", profile="", channels=6)
+    source = SourceProbe(container="mov", duration_s=10.0, video=hevc, audio=surround)
+    steps = plan(source, decide(source, max_height=1080), config)
+    args = command(source, tmp_path / "in.mov", tmp_path / "out.partial", steps, config=config, threads=2)
+    assert (steps.video, steps.audio, steps.width, steps.height) == ("encode", "encode", 1080, 1920)
+    joined = " ".join(args)
+    assert "-map 0:0 -map 0:1" in joined
+    assert "-vf scale=1080:1920:flags=bicubic,setsar=1,format=yuv420p" in joined
+    assert "-c:v libx264 -preset veryfast -crf 23 -profile:v high" in joined
+    assert "-c:a aac -b:a 128k -ac 2" in joined and "-movflags +faststart -f mp4" in joined
+    assert args[-1] == str(tmp_path / "out.partial")
+
+    # An H.264 stream in the wrong container is copied; a soundtrack ffmpeg cannot decode is left out.
+    h264 = dataclasses.replace(hevc, codec="h264", profile="High", rotation=0, width=1920, height=1080)
+    unknown = dataclasses.replace(surround, codec="unknown")
+    source = SourceProbe(container="mkv", duration_s=10.0, video=h264, audio=unknown)
+    steps = plan(source, decide(source, max_height=1080), config)
+    args = command(source, tmp_path / "in.mkv", tmp_path / "out.partial", steps, config=config, threads=2)
+    assert (steps.video, steps.audio) == ("copy", "none")
+    assert "-c:v copy" in " ".join(args) and "0:1" not in args and "-c:a" not in args
+
+    # Interlaced: deinterlaced (only the frames flagged so) before scaling.
+    interlaced = dataclasses.replace(h264, field_order="tt")
+    source = SourceProbe(container="mp4", duration_s=10.0, video=interlaced, audio=None)
+    steps = plan(source, decide(source, max_height=1080), config)
+    args = command(source, tmp_path / "in.mp4", tmp_path / "out.partial", steps, config=config, threads=2)
+    assert steps.video == "encode" and "yadif=deint=interlaced,scale=1920:1080" in " ".join(args)

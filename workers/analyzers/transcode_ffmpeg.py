@@ -38,7 +38,12 @@ class Plan:
 
 def plan(source: SourceProbe, decision: Decision, config: TranscodeSettings) -> Plan:
     video = "copy" if config.copy_video and decision.video_copyable else "encode"
-    audio = "none" if source.audio is None else ("copy" if decision.audio_copyable else "encode")
+    if source.audio is None or source.audio.codec == "unknown":
+        # A soundtrack this ffmpeg cannot decode (a codec newer than it) must not cost the video its
+        # rendition: the rendition is silent instead, and the reason says why.
+        audio = "none"
+    else:
+        audio = "copy" if decision.audio_copyable else "encode"
     if video == "copy":
         width, height = source.video.display_size
     else:
@@ -51,7 +56,7 @@ def command(source: SourceProbe, path: Path, output: Path, steps: Plan, *, confi
     """The ffmpeg argv writing the rendition of ``path`` to ``output`` (an MP4 whatever its name)."""
     args = ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-nostats", "-progress", "pipe:1",
             "-y", "-threads", str(threads), "-i", str(path), "-map", f"0:{source.video.index}"]
-    if source.audio is not None:
+    if source.audio is not None and steps.audio != "none":
         args += ["-map", f"0:{source.audio.index}"]
     args += ["-sn", "-dn", "-map_metadata", "-1", "-map_chapters", "-1"]
     if steps.video == "copy":
