@@ -26,7 +26,16 @@ from core.settings import PROJECT_ROOT, Settings
 from pava.services.postgres import PostgresCluster, free_port
 from pava.services.rabbitmq import RabbitNode
 from pava.stack import tls
-from pava.stack.nginx import SITE_TEMPLATE, FrontDoor, Nginx, NginxError, fill, placeholders
+from pava.stack.nginx import (
+    SITE_TEMPLATE,
+    FrontDoor,
+    Nginx,
+    NginxError,
+    fill,
+    page_tiles_warning,
+    placeholders,
+    tiles_allow,
+)
 from tests.conftest import API_PASSWORD
 from tests.support import popen_pava
 
@@ -109,6 +118,22 @@ def test_every_placeholder_gets_a_value_and_unsafe_values_are_refused(tmp_path: 
     assert door.site_values()["PAVA_NGINX_REDIRECT_PORT"] == f":{door.https_port}"
     assert _door(Nginx(tmp_path, tmp_path), cert, public_https_port=443).site_values()[
         "PAVA_NGINX_REDIRECT_PORT"] == ""
+
+
+def test_tile_servers_of_the_page_are_checked_against_the_csp(tmp_path: Path) -> None:
+    osm = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+    assert tiles_allow("https://tile.openstreetmap.org", osm)
+    assert tiles_allow("https://*.tile.example.org", "https://{s}.tile.example.org/{z}/{x}/{y}.png")
+    assert not tiles_allow("https://tile.openstreetmap.org", "http://tile.openstreetmap.org/{z}.png")
+    assert not tiles_allow("https://tile.openstreetmap.org", "https://tiles.example.org:8443/{z}.png")
+    assert not tiles_allow("", osm)
+    assert page_tiles_warning(tmp_path, "https://tile.openstreetmap.org") is None  # no built page
+    (tmp_path / "config.json").write_text(json.dumps({"tileUrl": osm}))
+    assert page_tiles_warning(tmp_path, "https://tile.openstreetmap.org") is None
+    warning = page_tiles_warning(tmp_path, "https://tiles.example.org")
+    assert warning is not None and "PAVA_STACK__MAP_TILES" in warning
+    (tmp_path / "config.json").write_text(json.dumps({"tileUrl": ""}))  # no tiles (offline): fine
+    assert page_tiles_warning(tmp_path, "https://tiles.example.org") is None
 
 
 # -- the certificate ---------------------------------------------------------------------------------------

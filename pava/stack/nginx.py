@@ -8,6 +8,7 @@ process (pid, temp folders and logs under ``var/``).
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -16,6 +17,7 @@ import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from core.settings import PROJECT_ROOT
 
@@ -58,6 +60,34 @@ _MIME_TYPES = """types {
     video/webm webm;
 }
 """
+
+
+def tiles_allow(tiles: str, url: str) -> bool:
+    """Whether a tile URL template (``https://{s}.tile.example.org/{z}/{x}/{y}.png``) is covered by the
+    space-separated origins ``tiles`` (``https://*.tile.example.org`` covers every subdomain)."""
+    parts = urlsplit(url.replace("{s}", "a"))
+    host, port = (parts.hostname or "").lower(), parts.port
+    for origin in tiles.split():
+        allowed = urlsplit(origin)
+        pattern = (allowed.hostname or "").lower()
+        if allowed.scheme != parts.scheme or allowed.port != port:
+            continue
+        if host == pattern or (pattern.startswith("*.") and host.endswith(pattern[1:])):
+            return True
+    return False
+
+
+def page_tiles_warning(web_root: Path, tiles: str) -> str | None:
+    """A warning when the built page's ``config.json`` names a tile server the CSP does not allow (the
+    map would stay blank, with the reason only in the browser's console)."""
+    try:
+        url = json.loads((web_root / "config.json").read_text()).get("tileUrl", "")
+    except (OSError, ValueError, AttributeError):
+        return None
+    if not isinstance(url, str) or not url.strip() or tiles_allow(tiles, url.strip()):
+        return None
+    return (f"{web_root / 'config.json'} loads map tiles from {url.strip()}, which PAVA_STACK__MAP_TILES "
+            f"({tiles or 'empty'}) does not allow: add its origin there, or the map stays blank")
 
 
 def _open_path_to(path: Path) -> None:

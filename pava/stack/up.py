@@ -38,7 +38,7 @@ from pava.services.rabbitmq import RabbitNode
 from pava.stack import sample as sample_set
 from pava.stack import tls
 from pava.stack.config import StackPaths, StackSettings
-from pava.stack.nginx import FrontDoor, Nginx, NginxError
+from pava.stack.nginx import WEB_ROOT, FrontDoor, Nginx, NginxError, page_tiles_warning
 from pava.stack.state import ServiceState, StackState, locked, secret, write_env_file
 from pava.stack.supervisor import Program, Supervisor, env_fingerprint, pava_argv, programs
 from workers.registry import REGISTRY
@@ -550,6 +550,9 @@ def up(settings: Settings, cfg: StackSettings, *, ingest: bool = True,
         })
         state.save(paths.state_file)
         problem = wait_front_door(cfg)
+        tiles_warning = page_tiles_warning(WEB_ROOT, cfg.map_tiles)
+        if tiles_warning:
+            log.warning("%s", tiles_warning)
         result.web = {
             "url": _public_url(cfg), "api_url": _public_url(cfg, "/api/"),
             "docs_url": _public_url(cfg, "/api/docs"), "https_port": cfg.https_port,
@@ -557,6 +560,7 @@ def up(settings: Settings, cfg: StackSettings, *, ingest: bool = True,
             "api_ok": problem is None, "api_error": problem, "admin_user": result.admin_user,
             "secret_key_file": str(paths.secrets / API_SECRET) if own_key else None,
             "certificate": cert.as_json(), "nginx_config": str(nginx.config_file),
+            "warnings": [tiles_warning] if tiles_warning else [],
         }
 
         drop = settings.drop_dir
