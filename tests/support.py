@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, SecretStr
 
 from core import db
 from core.envelope import JobEnvelope
@@ -37,9 +37,13 @@ def settings_env(settings: Settings) -> dict[str, str]:
     for group, field in type(settings).model_fields.items():
         if not (isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel)):
             continue
-        for key, value in getattr(settings, group).model_dump(mode="json").items():
+        group_settings = getattr(settings, group)
+        for key, value in group_settings.model_dump(mode="json").items():
             if value is None:
                 continue
+            secret = getattr(group_settings, key)
+            if isinstance(secret, SecretStr):  # model_dump masks secrets as "**********"
+                value = secret.get_secret_value()
             env[f"PAVA_{group.upper()}__{key.upper()}"] = (
                 json.dumps(value) if isinstance(value, list | dict) else str(value)
             )
