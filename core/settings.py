@@ -205,7 +205,8 @@ class TranscodeSettings(BaseModel):
     )
     audio_bitrate: int = Field(128, ge=32, le=512, description="AAC bitrate in kbit/s")
     threads: int = Field(
-        0, ge=0, le=256, description="ffmpeg threads per job; 0: the cores it may use / PAVA_WORKER__CONCURRENCY"
+        0, ge=0, le=256,
+        description="ffmpeg threads per job; 0: the cores it may use / PAVA_WORKER__CONCURRENCY",
     )
     copy_video: bool = Field(
         True, description="keep an H.264 stream as it is when only its container or its audio needs changing"
