@@ -1,0 +1,212 @@
+"""Facet counts over the items matching a set of filters (``GET /api/facets``, and ``GET /api/stats`` over
+the whole library).
+
+The facets read from media's own columns (cameras, formats, kinds, months, years, places, sources, the
+total and the bytes) come from one scan with GROUPING SETS; labels and people need their own tables and
+have a query each.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal, TypeVar, get_args
+
+from psycopg import sql
+from pydantic import BaseModel
+
+from api.filters import LOCAL_TAKEN, FilterSql
+from core.db import Connection
+from core.media import MediaKind
+
+FacetName = Literal["labels", "people", "cameras", "formats", "kinds", "years", "months", "places", "sources"]
+FACETS: tuple[FacetName, ...] = get_args(FacetName)
+TOP = 50  # the longest list of a facet (months and years: all of them)
+
+
+class ValueCount(BaseModel):
+    value: str
+    count: int
+
+
+class PersonCount(BaseModel):
+    id: int
+    name: str
+    count: int
+
+
+class CameraCount(BaseModel):
+    make: str | None
+    model: str | None
+    count: int
+
+
+class FormatCount(BaseModel):
+    kind: MediaKind
+    format: str
+    count: int
+
+
+class YearCount(BaseModel):
+    year: int
+    count: int
+
+
+class MonthCount(BaseModel):
+    month: str  # "2024-05"
+    count: int
+
+
+class PlaceCount(BaseModel):
+    country_code: str | None
+    country: str | None
+    count: int
+
+
+_Counted = TypeVar("_Counted", CameraCount, FormatCount, PlaceCount)
+
+
+@dataclass
+class ColumnFacets:
+    """What the GROUPING SETS scan gives; a facet that was not asked for stays empty."""
+
+    total: int = 0
+    bytes: int = 0
+    cameras: list[CameraCount] | None = None
+    formats: list[FormatCount] | None = None
+    kinds: list[ValueCount] | None = None
+    years: list[YearCount] | None = None
+    months: list[MonthCount] | None = None
+    places: list[PlaceCount] | None = None
+    sources: list[ValueCount] | None = None
+
+
+# The grouped columns, in the order GROUPING() numbers its bits (the first is the highest).
+_COLUMNS = ("make", "model", "kind", "format", "country_code", "country", "source", "month")
+# Grouping set -> the facets it serves.
+_SETS: dict[tuple[str, ...], tuple[str, ...]] = {
+    ("make", "model"): ("cameras",),
+    ("kind", "format"): ("formats", "kinds"),
+    ("country_code", "country"): ("places",),
+    ("source",): ("sources",),
+    ("month",): ("months", "years"),
+}
+
+
+def _mask(grouped: Sequence[str], columns: Sequence[str]) -> int:
+    """GROUPING(*grouped) for a row of the set ``columns``: a 1 bit for each column not in the set."""
+    width = len(grouped)
+    return sum(1 << (width - 1 - i) for i, name in enumerate(grouped) if name not in columns)
+
+
+def column_facets(conn: Connection, where: FilterSql, wanted: Collection[str]) -> ColumnFacets:
+    sets = [columns for columns, serves in _SETS.items() if any(name in wanted for name in serves)]
+    # GROUPING() and the select list may name only columns that some set groups by.
+    grouped = [name for name in _COLUMNS if any(name in columns for columns in sets)]
+    grouping_sets = sql.SQL(", ").join(
+        [sql.SQL("({})").format(sql.SQL(", ").join(map(sql.Identifier, columns))) for columns in sets]
+        + [sql.SQL("()")])
+    selected = sql.SQL("").join(sql.SQL("{}, ").format(sql.Identifier(name)) for name in grouped)
+    query = sql.SQL(
+        """
+        SELECT {grouping} AS grouping, {selected} count(*) AS count, sum(h.size_bytes) AS bytes
+          FROM (SELECT m.make, m.model, m.kind, m.format, m.country_code, m.country, m.source, m.size_bytes,
+                       date_trunc('month', {local}) AS month
+                  FROM {source} WHERE {condition}) h
+         GROUP BY GROUPING SETS ({grouping_sets})
+        """
+    ).format(
+        grouping=sql.SQL("GROUPING({})").format(sql.SQL(", ").join(map(sql.Identifier, grouped)))
+        if grouped else sql.SQL("0"),
+        selected=selected, local=LOCAL_TAKEN, source=where.source, condition=where.condition,
+        grouping_sets=grouping_sets)
+    rows_by_set: dict[int, list[dict[str, Any]]] = {}
+    for row in conn.execute(query, where.params):
+        rows_by_set.setdefault(int(row["grouping"]), []).append(row)
+    found = ColumnFacets()
+    for row in rows_by_set.get(_mask(grouped, ()), []):
+        found.total, found.bytes = int(row["count"]), int(row["bytes"] or 0)
+    for columns in sets:
+        _fill(found, columns, rows_by_set.get(_mask(grouped, columns), []), wanted)
+    return found
+
+
+def _fill(found: ColumnFacets, columns: tuple[str, ...], rows: list[dict[str, Any]],
+          wanted: Collection[str]) -> None:
+    if columns == ("make", "model"):
+        found.cameras = _top([CameraCount(make=r["make"], model=r["model"], count=r["count"]) for r in rows
+                              if r["make"] is not None or r["model"] is not None],
+                             lambda c: (c.make or "", c.model or ""))
+    elif columns == ("kind", "format"):
+        formats = [FormatCount(kind=r["kind"], format=r["format"], count=r["count"]) for r in rows]
+        kinds: Counter[str] = Counter()
+        for item in formats:
+            kinds[item.kind.value] += item.count
+        found.formats = _top(formats, lambda f: (f.kind.value, f.format)) if "formats" in wanted else None
+        found.kinds = _values(kinds) if "kinds" in wanted else None
+    elif columns == ("country_code", "country"):
+        places = [PlaceCount(country_code=r["country_code"], country=r["country"], count=r["count"])
+                  for r in rows if r["country_code"] is not None or r["country"] is not None]
+        found.places = _top(places, lambda p: (p.country or "", p.country_code or ""))
+    elif columns == ("source",):
+        found.sources = _values(Counter({r["source"]: int(r["count"]) for r in rows if r["source"]}))
+    else:
+        _fill_time(found, [r for r in rows if r["month"] is not None], wanted)
+
+
+def _fill_time(found: ColumnFacets, rows: list[dict[str, Any]], wanted: Collection[str]) -> None:
+    months: list[tuple[datetime, int]] = sorted((r["month"], int(r["count"])) for r in rows)
+    years: Counter[int] = Counter()
+    for month, count in months:
+        years[month.year] += count
+    if "months" in wanted:
+        found.months = [MonthCount(month=f"{month.year:04d}-{month.month:02d}", count=count)
+                        for month, count in months]
+    if "years" in wanted:
+        found.years = [YearCount(year=year, count=count) for year, count in sorted(years.items())]
+
+
+def _top(items: list[_Counted], name: Callable[[_Counted], tuple[str, str]]) -> list[_Counted]:
+    # Most first; ties by name, so that the order is stable from one request to the next.
+    return sorted(items, key=lambda item: (-item.count, name(item)))[:TOP]
+
+
+def _values(counts: Counter[str]) -> list[ValueCount]:
+    ordered = sorted(counts.items(), key=lambda pair: (-pair[1], pair[0]))[:TOP]
+    return [ValueCount(value=value, count=count) for value, count in ordered]
+
+
+def label_facet(conn: Connection, where: FilterSql) -> list[ValueCount]:
+    """Object labels: how many matching items show each (at least once)."""
+    query = sql.SQL(
+        """
+        SELECT k.label AS value, count(*) AS count
+          FROM object_scan s CROSS JOIN LATERAL jsonb_object_keys(s.label_counts) AS k(label)
+         WHERE s.media_id IN (SELECT m.id FROM {source} WHERE {condition})
+         GROUP BY k.label
+         ORDER BY count DESC, value
+         LIMIT {top}
+        """
+    ).format(source=where.source, condition=where.condition, top=sql.Literal(TOP))
+    return [ValueCount(value=r["value"], count=r["count"]) for r in conn.execute(query, where.params)]
+
+
+def people_facet(conn: Connection, where: FilterSql) -> list[PersonCount]:
+    """People (hidden ones left out): how many matching items show each."""
+    query = sql.SQL(
+        """
+        SELECT p.id, p.name, count(*) AS count
+          FROM (SELECT DISTINCT f.person_id, f.media_id FROM face f
+                 WHERE f.person_id IS NOT NULL
+                   AND f.media_id IN (SELECT m.id FROM {source} WHERE {condition})) pm
+          JOIN person p ON p.id = pm.person_id
+         WHERE NOT p.hidden
+         GROUP BY p.id
+         ORDER BY count DESC, p.id
+         LIMIT {top}
+        """
+    ).format(source=where.source, condition=where.condition, top=sql.Literal(TOP))
+    rows = conn.execute(query, where.params)
+    return [PersonCount(id=r["id"], name=r["name"], count=r["count"]) for r in rows]
