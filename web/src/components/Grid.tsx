@@ -1,7 +1,7 @@
 // The virtualised grid: only the rows on screen (and a few more) exist in the page, so 100,000 items
 // scroll like 100. Pages load as the view nears the end of what is loaded.
 import { useVirtualizer } from "@tanstack/react-virtual";
-import { useEffect, useRef, type KeyboardEvent, type MouseEvent } from "react";
+import { useCallback, useEffect, useRef, type KeyboardEvent, type MouseEvent } from "react";
 import { Link } from "react-router";
 import type { MediaSummary } from "../api/types";
 import { useSize } from "../lib/hooks";
@@ -33,6 +33,11 @@ export function Grid({ pager, snapshot, listKey, selection, onSelection, label }
   const cell = (size.width || 800) / cols;
   const rows = Math.ceil(snapshot.length / cols);
   const focusIndex = useRef(0);
+  // A stable ref callback: a new one per render would make React detach and attach it every time.
+  const setScroller = useCallback((el: HTMLDivElement | null) => {
+    scroller.current = el;
+    measure(el);
+  }, [measure]);
 
   const virtualizer = useVirtualizer({
     count: rows,
@@ -46,6 +51,7 @@ export function Grid({ pager, snapshot, listKey, selection, onSelection, label }
   }, [cell, virtualizer]);
 
   const virtualRows = virtualizer.getVirtualItems();
+  const slots = Math.max(64, virtualRows.length);
   const lastRow = virtualRows.length ? virtualRows[virtualRows.length - 1]!.index : 0;
   useEffect(() => {
     pager.ensure((lastRow + 1) * cols, cols * 12);
@@ -95,13 +101,15 @@ export function Grid({ pager, snapshot, listKey, selection, onSelection, label }
   }
 
   return (
-    <div className="grid-scroller" ref={(el) => { scroller.current = el; measure(el); }}
+    <div className="grid-scroller" ref={setScroller}
       onScroll={(e) => offsets.set(listKey, e.currentTarget.scrollTop)}
       role="grid" aria-label={label} aria-rowcount={rows} aria-multiselectable="true"
       onKeyDown={keys}>
       <div style={{ height: virtualizer.getTotalSize(), position: "relative", width: "100%" }}>
         {virtualRows.map((row) => (
-          <div key={row.key} role="row" aria-rowindex={row.index + 1} className="grid-row"
+          // Rows are keyed by their slot, not their index: scrolling reuses the same elements and only
+          // changes what they show, instead of tearing down and building 60 cells a frame.
+          <div key={row.index % slots} role="row" aria-rowindex={row.index + 1} className="grid-row"
             style={{ transform: `translateY(${row.start}px)`, height: cell }}>
             {Array.from({ length: cols }, (_, c) => {
               const index = row.index * cols + c;
@@ -109,13 +117,13 @@ export function Grid({ pager, snapshot, listKey, selection, onSelection, label }
               if (!item) return null;
               const selected = selection.ids.has(item.id);
               return (
-                <div key={item.id} role="gridcell" aria-selected={selected} data-index={index}
+                <div key={c} role="gridcell" aria-selected={selected} data-index={index}
                   className={`cell${selected ? " selected" : ""}`} style={{ width: cell, height: cell }}>
                   <Link to={itemHref(item.id, listKey)} onClick={(e) => click(e, item, index)}
                     tabIndex={index === focusIndex.current ? 0 : -1}
                     onFocus={() => { focusIndex.current = index; }}
                     aria-label={`${item.name}${item.kind === "video" ? ", video" : ""}${item.taken_at_local ? `, ${item.taken_at_local.slice(0, 10)}` : ""}`}>
-                    <Thumb item={item} />
+                    <Thumb item={item} eager />
                   </Link>
                   <label className={`pick${selecting ? " on" : ""}`}>
                     <input type="checkbox" checked={selected} tabIndex={-1}
