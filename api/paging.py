@@ -18,13 +18,18 @@ from fastapi import Query, Request
 
 from api.errors import ApiError
 
-Limit = Annotated[int, Query(ge=1, description="items per page (at most PAVA_API__PAGE_MAX, 500 by default)")]
+Limit = Annotated[int | None, Query(ge=1, description="items per page: 100 unless given, at most "
+                                                       "PAVA_API__PAGE_MAX (500 by default)")]
+DEFAULT_LIMIT = 100
 Cursor = Annotated[str | None, Query(max_length=1000, description="next_cursor of the previous page")]
 
 
-def page_limit(request: Request, limit: int) -> int:
-    """``limit``, checked against the configured largest page."""
+def page_limit(request: Request, limit: int | None) -> int:
+    """The page size: ``limit`` checked against the configured largest page, or the default (which a
+    smaller configured largest page lowers rather than turns into an error)."""
     largest: int = request.app.state.settings.api.page_max
+    if limit is None:
+        return min(DEFAULT_LIMIT, largest)
     if limit > largest:
         raise invalid("limit", f"at most {largest}")
     return limit

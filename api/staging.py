@@ -30,7 +30,7 @@ def staging_root(storage_root: Path) -> Path:
 def staging_folder(storage_root: Path) -> Iterator[Path]:
     """A new private folder under ``<storage root>/.uploads``, removed with its content on exit."""
     base = staging_root(storage_root)
-    base.mkdir(mode=0o700, exist_ok=True)
+    base.mkdir(mode=0o700, parents=True, exist_ok=True)
     _remove_stale(base)
     folder = Path(tempfile.mkdtemp(dir=base))
     try:

@@ -161,6 +161,13 @@ def test_faces_of_a_person_page_by_cursor(api: ApiClient, library: Library) -> N
     assert api.get(f"/api/people/{library.b}/faces?cursor=garbage").status_code == 422
     assert api.get(f"/api/people/{library.b}/faces?limit=501").status_code == 422
     assert api.get(f"/api/people/{library.b}/faces?limit=0").status_code == 422
+    # A smaller configured page lowers the default page instead of refusing requests without a limit.
+    state = api.client.app.state
+    state.settings = state.settings.model_copy(
+        update={"api": state.settings.api.model_copy(update={"page_max": 2})})
+    small = api.get(f"/api/people/{library.b}/faces").json()
+    assert len(small["items"]) == 2 and small["next_cursor"]
+    assert api.get(f"/api/people/{library.b}/faces?limit=3").status_code == 422
 
 
 def test_similar_faces_are_nearest_first(api: ApiClient, library: Library) -> None:

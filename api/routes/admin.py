@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request, Response
 from psycopg import sql
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import Principal, require
 from api.db import Conn
@@ -81,6 +81,9 @@ class RecentFailure(BaseModel):
 class StatusOut(BaseModel):
     """What ``pava status --json`` prints (core/status.py)."""
 
+    # A field added to the command's report later reaches the admin page too, instead of being dropped.
+    model_config = ConfigDict(extra="allow")
+
     generated_at: datetime
     broker: BrokerInfo
     queues: list[QueueInfo]
@@ -134,8 +137,8 @@ def _check_analyzer(value: str | None, field: str = "analyzer") -> None:
 
 @router.get("/jobs", response_model=JobPage, summary="Jobs, most recently changed first")
 def jobs(request: Request, conn: Conn, *, state: JobState | None = None, analyzer: str | None = None,
-         cursor: Cursor = None, limit: Limit = 100) -> JobPage:
-    limit = page_limit(request, limit)
+         cursor: Cursor = None, limit: Limit = None) -> JobPage:
+    size = page_limit(request, limit)
     _check_analyzer(analyzer)
     after = decode_cursor(cursor, timestamp, integer)
     rows = conn.execute(
@@ -146,10 +149,10 @@ def jobs(request: Request, conn: Conn, *, state: JobState | None = None, analyze
                        OR (j.updated_at, j.id) < (%(after_at)s, %(after_id)s))
                 ORDER BY j.updated_at DESC, j.id DESC LIMIT %(limit)s"""),
         {"state": state, "analyzer": analyzer, "after_at": after[0] if after else None,
-         "after_id": after[1] if after else None, "limit": limit + 1},
+         "after_id": after[1] if after else None, "limit": size + 1},
     ).fetchall()
-    return JobPage(items=[_job(r) for r in rows[:limit]],
-                   next_cursor=next_cursor(rows, limit, lambda r: (r["updated_at"], r["id"])))
+    return JobPage(items=[_job(r) for r in rows[:size]],
+                   next_cursor=next_cursor(rows, size, lambda r: (r["updated_at"], r["id"])))
 
 
 @router.post("/jobs/{job_id}/retry", status_code=202, response_model=JobOut,
@@ -217,17 +220,17 @@ class RejectionPage(BaseModel):
 
 
 @router.get("/rejections", response_model=RejectionPage, summary="Files the ingester refused, newest first")
-def rejections(request: Request, conn: Conn, cursor: Cursor = None, limit: Limit = 100) -> RejectionPage:
-    limit = page_limit(request, limit)
+def rejections(request: Request, conn: Conn, cursor: Cursor = None, limit: Limit = None) -> RejectionPage:
+    size = page_limit(request, limit)
     after = decode_cursor(cursor, integer)
     rows = conn.execute(
         """SELECT id, original_path, source, reason, detail, quarantine_path, size_bytes, created_at
            FROM rejection WHERE status = 'ready' AND (%(after)s::bigint IS NULL OR id < %(after)s)
            ORDER BY id DESC LIMIT %(limit)s""",
-        {"after": after[0] if after else None, "limit": limit + 1},
+        {"after": after[0] if after else None, "limit": size + 1},
     ).fetchall()
-    return RejectionPage(items=[RejectionOut(**r) for r in rows[:limit]],
-                         next_cursor=next_cursor(rows, limit, lambda r: (r["id"],)))
+    return RejectionPage(items=[RejectionOut(**r) for r in rows[:size]],
+                         next_cursor=next_cursor(rows, size, lambda r: (r["id"],)))
 
 
 # --- users ------------------------------------------------------------------------------------------------

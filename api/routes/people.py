@@ -180,21 +180,21 @@ def split(body: SplitIn, principal: Editor, conn: Conn) -> SplitOut:
 
 
 @router.get("/people/{person_id}/faces", response_model=FacePage, summary="A person's faces, oldest first")
-def person_faces(person_id: int, request: Request, conn: Conn, cursor: Cursor = None, limit: Limit = 100,
+def person_faces(person_id: int, request: Request, conn: Conn, cursor: Cursor = None, limit: Limit = None,
                  ) -> FacePage:
-    limit = page_limit(request, limit)
+    size = page_limit(request, limit)
     after = decode_cursor(cursor, integer)
     if not _exists(conn, person_id):
         raise not_found(f"person {person_id}")
     rows = conn.execute(
         """SELECT id, media_id, frame_ms, box_x, box_y, box_w, box_h FROM face
            WHERE person_id = %s AND id > %s ORDER BY id LIMIT %s""",
-        (person_id, after[0] if after else 0, limit + 1),
+        (person_id, after[0] if after else 0, size + 1),
     ).fetchall()
     items = [FaceOut(id=r["id"], media_id=r["media_id"], frame_ms=r["frame_ms"],
                      box=Box(x=r["box_x"], y=r["box_y"], w=r["box_w"], h=r["box_h"]),
-                     chip_url=f"/api/faces/{r['id']}/chip") for r in rows[:limit]]
-    return FacePage(items=items, next_cursor=next_cursor(rows, limit, lambda r: (r["id"],)))
+                     chip_url=f"/api/faces/{r['id']}/chip") for r in rows[:size]]
+    return FacePage(items=items, next_cursor=next_cursor(rows, size, lambda r: (r["id"],)))
 
 
 @router.get("/faces/{face_id}/similar", response_model=list[SimilarFaceOut],

@@ -108,16 +108,16 @@ def _similar_items(conn: Connection, matches: Sequence[neardup.Similar], limit: 
             responses={404: {"description": "no such item"},
                        409: {"description": "the item has no dHash yet (its dhash job is not done)"}})
 def media_similar(media_id: int, request: Request, conn: Conn, threshold: Threshold = None,
-                  limit: Limit = 100) -> list[SimilarItem]:
+                  limit: Limit = None) -> list[SimilarItem]:
     settings: Settings = request.app.state.settings
-    limit = page_limit(request, limit)
+    size = page_limit(request, limit)
     try:
         matches = neardup.similar_to_media(conn, media_id, _threshold(settings, threshold))
     except neardup.UnknownMediaError as exc:
         if conn.execute("SELECT 1 FROM media WHERE id = %s AND status = 'ready'", (media_id,)).fetchone():
             raise ApiError(409, f"item {media_id} has no dHash yet (its dhash job is not done)") from exc
         raise not_found(f"media item {media_id}") from exc
-    return _similar_items(conn, matches, limit)
+    return _similar_items(conn, matches, size)
 
 
 def query_hashes(settings: Settings, path: Path, video_hashes: VideoHasher | None) -> QueryHashes:
@@ -147,9 +147,9 @@ def query_hashes(settings: Settings, path: Path, video_hashes: VideoHasher | Non
                         415: {"description": "not multipart/form-data"},
                         422: {"description": "no file, or not a readable image or video"}})
 async def similar_to_file(request: Request, conn: Conn, threshold: Threshold = None,
-                          limit: Limit = 100) -> list[SimilarItem]:
+                          limit: Limit = None) -> list[SimilarItem]:
     settings: Settings = request.app.state.settings
-    limit = page_limit(request, limit)
+    size = page_limit(request, limit)
     video_hashes: VideoHasher | None = getattr(request.app.state, "video_hashes", None)
     with staging_folder(settings.storage_root) as folder:
         files = await receive_files(request, folder, fields=frozenset({"file"}),
@@ -161,7 +161,7 @@ async def similar_to_file(request: Request, conn: Conn, threshold: Threshold = N
 
     def search() -> list[SimilarItem]:
         matches = neardup.similar_to_hashes(conn, hashes, _threshold(settings, threshold))
-        return _similar_items(conn, matches, limit)
+        return _similar_items(conn, matches, size)
 
     # The connection is synchronous: its queries run in a worker thread, never on the event loop.
     return await anyio.to_thread.run_sync(search)
@@ -169,8 +169,8 @@ async def similar_to_file(request: Request, conn: Conn, threshold: Threshold = N
 
 @router.get("/duplicates", response_model=DuplicatePage,
             summary="Exact duplicates: items whose bytes were dropped or uploaded more than once")
-def duplicates(request: Request, conn: Conn, cursor: Cursor = None, limit: Limit = 100) -> DuplicatePage:
-    limit = page_limit(request, limit)
+def duplicates(request: Request, conn: Conn, cursor: Cursor = None, limit: Limit = None) -> DuplicatePage:
+    size = page_limit(request, limit)
     after = decode_cursor(cursor, integer)
     query = sql.SQL(
         """SELECT {columns} FROM media m
@@ -178,8 +178,8 @@ def duplicates(request: Request, conn: Conn, cursor: Cursor = None, limit: Limit
              AND EXISTS (SELECT 1 FROM media_alias a WHERE a.media_id = m.id AND a.status = 'ready')
            ORDER BY m.id DESC LIMIT %(limit)s"""
     ).format(columns=sql.SQL(SUMMARY_COLUMNS))
-    rows = conn.execute(query, {"after": after[0] if after else None, "limit": limit + 1}).fetchall()
-    page = rows[:limit]
+    rows = conn.execute(query, {"after": after[0] if after else None, "limit": size + 1}).fetchall()
+    page = rows[:size]
     aliases: dict[int, list[Alias]] = {}
     for row in conn.execute(
         """SELECT media_id, original_path, source, duplicate_path, created_at FROM media_alias
@@ -190,21 +190,21 @@ def duplicates(request: Request, conn: Conn, cursor: Cursor = None, limit: Limit
             original_path=row["original_path"], source=row["source"], duplicate_path=row["duplicate_path"],
             created_at=row["created_at"]))
     items = [DuplicateItem(**summary(r).model_dump(), aliases=aliases.get(int(r["id"]), [])) for r in page]
-    return DuplicatePage(items=items, next_cursor=next_cursor(rows, limit, lambda r: (r["id"],)))
+    return DuplicatePage(items=items, next_cursor=next_cursor(rows, size, lambda r: (r["id"],)))
 
 
 @router.get("/duplicates/groups", response_model=list[Group],
             summary="Near-duplicate groups with their pairwise distances (for a graph), largest first")
 def duplicate_groups(request: Request, conn: Conn, threshold: Threshold = None,
-                     limit: Limit = 100) -> list[Group]:
+                     limit: Limit = None) -> list[Group]:
     settings: Settings = request.app.state.settings
-    limit = page_limit(request, limit)
+    size = page_limit(request, limit)
     value = _threshold(settings, threshold)
     largest = max(GROUPS_MAX_THRESHOLD, settings.dhash.near_duplicate_threshold)
     if value > largest:
         raise ApiError(422, f"threshold: at most {largest} for groups",
                        extra={"problems": [{"field": "threshold", "problem": f"at most {largest}"}]})
-    found = neardup.groups(conn, value)[:limit]
+    found = neardup.groups(conn, value)[:size]
     members = summaries(conn, (m.media_id for g in found for m in g.members))
     return [_group(g, members) for g in found]
 
