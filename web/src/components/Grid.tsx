@@ -104,6 +104,7 @@ export function Grid({ pager, snapshot, listKey, selection, onSelection, label }
     <div className="grid-scroller" ref={setScroller}
       onScroll={(e) => offsets.set(listKey, e.currentTarget.scrollTop)}
       role="grid" aria-label={label} aria-rowcount={rows} aria-multiselectable="true"
+      aria-busy={snapshot.loading || snapshot.version === 0} data-list={listKey}
       onKeyDown={keys}>
       <div style={{ height: virtualizer.getTotalSize(), position: "relative", width: "100%" }}>
         {virtualRows.map((row) => (

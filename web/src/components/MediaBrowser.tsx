@@ -3,6 +3,7 @@
 import { useState, type ReactNode } from "react";
 import type { BulkPatch } from "../api/types";
 import { filtersKey, type Filters } from "../lib/filters";
+import { plural } from "../lib/format";
 import { mediaLists, mediaPager, usePager } from "../lib/hooks";
 import { emptySelection, selectAll, type Selection } from "../lib/selection";
 import { BulkBar } from "./BulkBar";
@@ -63,7 +64,7 @@ export function MediaBrowser({ filters, onFilters, panel = true, hide, header, b
         {header}
         <div className="results-head">
           <span role="status" aria-live="polite">
-            {snapshot.total !== null ? `${snapshot.total.toLocaleString("en")} items` : `${snapshot.length.toLocaleString("en")} loaded`}
+            {snapshot.total !== null ? plural(snapshot.total, "item") : `${snapshot.length.toLocaleString("en")} loaded`}
             {snapshot.total !== null && snapshot.length < snapshot.total ? ` (${snapshot.length.toLocaleString("en")} loaded)` : ""}
           </span>
           {notice && <span className="notice" role="status">{notice} <button type="button" aria-label="Dismiss" onClick={() => setNotice(null)}>✕</button></span>}

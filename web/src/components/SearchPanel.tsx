@@ -3,6 +3,7 @@
 import { useEffect, useId, useState, type FormEvent, type ReactNode } from "react";
 import type { Album, Facets, Person } from "../api/types";
 import { CommitInput } from "./CommitInput";
+import { plural } from "../lib/format";
 import { useApi, useDebounced } from "../lib/hooks";
 import {
   activeFilterCount, emptyFilters, filterParams, formatBbox, formatObject, parseBbox, parseObject, SORTS,
@@ -93,7 +94,7 @@ export function SearchPanel({ filters, onChange, hide = [] }: Props) {
       </form>
       <div className="search-meta">
         <span role="status" aria-live="polite">
-          {f?.total !== undefined ? `${f.total.toLocaleString("en")} items` : facets.loading ? "Counting…" : ""}
+          {f?.total !== undefined ? plural(f.total, "item") : facets.loading ? "Counting…" : ""}
         </span>
         <button type="button" onClick={() => void copy()}>{copied ? "Copied" : "Copy link"}</button>
         {(activeFilterCount(filters) > 0 || filters.q) && (

@@ -9,6 +9,7 @@ import { MediaBrowser } from "../components/MediaBrowser";
 import { clickAction, markerFor, viewToBbox, type Marker } from "../lib/clusters";
 import { loadConfig, type PageConfig } from "../lib/config";
 import { filterParams, filtersKey, formatBbox, type Filters } from "../lib/filters";
+import { plural } from "../lib/format";
 import { useFilters } from "../lib/hooks";
 import { itemHref } from "../lib/nav";
 
@@ -210,7 +211,7 @@ export default function MapPage() {
         </span>
         <span role="status" aria-live="polite" className="small">
           {filters.no_gps ? "Items without a position are listed below."
-            : answer ? `${answer.total.toLocaleString("en")} items with a position in view` : ""}
+            : answer ? `${plural(answer.total, "item")} with a position in view` : ""}
         </span>
       </div>
       {error && <p className="error" role="alert">{error}</p>}
