@@ -44,6 +44,9 @@ log = logging.getLogger(__name__)
 # ingest(settings, path, *, relpath, source) -> ingest.outcome.Outcome. The API never imports the
 # ingester (DESIGN: api imports core only); the `pava` command line hands it over.
 IngestFunction = Callable[..., Any]
+# video_hashes(settings, path) -> [(frame_ms, dHash)] of a video's keyframes, for search by a video; the
+# keyframe code lives with the workers, so it is handed over the same way.
+VideoHasher = Callable[..., Any]
 
 PROTECTED = (auth.router, search.router, media.router, files.router, people.router, albums.router,
              comments.router, upload.router, similar.router, stats.router, admin.router)
@@ -57,7 +60,8 @@ def _swagger_assets() -> Path | None:
     return Path(str(swagger_ui_path))
 
 
-def create_app(settings: Settings | None = None, *, ingest: IngestFunction | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, ingest: IngestFunction | None = None,
+               video_hashes: VideoHasher | None = None) -> FastAPI:
     """The application. Refuses to be built without a usable secret key outside development."""
     settings = settings or get_settings()
     key = secret_key(settings)
@@ -80,6 +84,7 @@ def create_app(settings: Settings | None = None, *, ingest: IngestFunction | Non
     app.state.settings = settings
     app.state.secret_key = key
     app.state.ingest = ingest
+    app.state.video_hashes = video_hashes
     errors.install(app)
 
     app.include_router(health.public)

@@ -142,10 +142,11 @@ def api(settings: Settings, api_users: dict[str, int]) -> Iterator[ApiClient]:
 
     from api.app import create_app
     from ingest.pipeline import ingest_file
+    from pava.serve import video_hashes
 
     # Plain-HTTP test client: a Secure cookie would never be sent back.
     plain = settings.model_copy(update={"api": settings.api.model_copy(update={"cookie_secure": False})})
-    app = create_app(plain, ingest=ingest_file)
+    app = create_app(plain, ingest=ingest_file, video_hashes=video_hashes)
     with TestClient(app, raise_server_exceptions=False) as client:
         yield ApiClient(client)
 
@@ -187,3 +188,11 @@ class ApiClient:
 
     def delete(self, url: str, **kwargs: Any) -> Any:
         return self.request("DELETE", url, **kwargs)
+
+
+@pytest.fixture(scope="session")
+def live_stack(corpus: Path, postgres: PostgresCluster, rabbit: RabbitNode) -> Iterator[Any]:
+    """The whole product from `pava up`, with the corpus analysed (tests/fullstack.py); once per session."""
+    from tests import fullstack
+
+    yield from fullstack.start(corpus, postgres, rabbit)

@@ -38,15 +38,14 @@ def settings_env(settings: Settings) -> dict[str, str]:
         if not (isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel)):
             continue
         group_settings = getattr(settings, group)
-        for key, value in group_settings.model_dump(mode="json").items():
-            if value is None:
+        for key, dumped in group_settings.model_dump(mode="json").items():
+            if dumped is None:
                 continue
-            secret = getattr(group_settings, key)
-            if isinstance(secret, SecretStr):  # model_dump masks secrets as "**********"
-                value = secret.get_secret_value()
-            env[f"PAVA_{group.upper()}__{key.upper()}"] = (
-                json.dumps(value) if isinstance(value, list | dict) else str(value)
-            )
+            value = getattr(group_settings, key)
+            # model_dump masks secrets as "**********": the child needs the real value.
+            text = value.get_secret_value() if isinstance(value, SecretStr) else (
+                json.dumps(dumped) if isinstance(dumped, list | dict) else str(dumped))
+            env[f"PAVA_{group.upper()}__{key.upper()}"] = text
     return env
 
 

@@ -18,7 +18,6 @@ from tests.conftest import ApiClient
 from tests.support import insert_media
 from workers.analyzer import MediaItem
 from workers.analyzers.dhash import DhashAnalyzer
-from workers.keyframes import keyframes_for
 from workers.stores.dhash import store
 
 OBAMA = ["neardup/real/fr_obama-240p.jpg", "neardup/real/fr_obama-480p.jpg", "neardup/real/fr_obama-720p.jpg",
@@ -135,16 +134,16 @@ def test_search_by_an_undecodable_file_is_422(api: ApiClient, settings: Settings
     assert staging_files(settings) == []
 
 
-def test_search_by_video_uses_its_keyframes_when_the_hasher_is_wired(
-        api: ApiClient, settings: Settings, corpus: Path) -> None:
+def test_search_by_video_uses_its_keyframes(api: ApiClient, settings: Settings, corpus: Path) -> None:
+    app = api.client.app
+    hasher, app.state.video_hashes = app.state.video_hashes, None
     unwired = upload_query(api, corpus / VIDEO)
     assert unwired.status_code == 422 and "video" in unwired.json()["message"]
+    app.state.video_hashes = hasher  # what `pava api` hands over (pava/serve.py)
 
     outcome = ingest(settings, corpus, VIDEO)
     assert outcome.status == "new", outcome
     hash_item(settings, outcome.media_id)
-    # What `pava api` hands over (pava/serve.py): the dHash worker's own keyframe code.
-    api.client.app.state.video_hashes = lambda s, path: [(k.ms, k.hash) for k in keyframes_for(path, s.dhash)]
     answer = upload_query(api, corpus / VIDEO)
     assert answer.status_code == 200, answer.text
     (match,) = [f for f in answer.json() if f["id"] == outcome.media_id]

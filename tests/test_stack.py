@@ -8,7 +8,6 @@ import json
 import os
 import shutil
 import socket
-import ssl
 import subprocess
 import tempfile
 import time
@@ -30,7 +29,7 @@ from pava.stack import sample, up
 from pava.stack.config import StackPaths, StackSettings
 from pava.stack.state import ServiceState, StackState, read_env_file, secret
 from pava.stack.supervisor import Program, Supervisor, env_fingerprint, missing_requirements, programs
-from tests.support import pava_command
+from tests.fullstack import base_env, front_client, front_ports, run
 from workers.registry import REGISTRY
 
 # -- pieces -------------------------------------------------------------------------------------------------
@@ -110,14 +109,14 @@ def test_taken_front_door_ports_are_refused_with_advice(tmp_path: Path) -> None:
         http_taken = StackSettings(https_port=free_port(), http_port=taken)
         for cfg, variable in ((https_taken, "PAVA_STACK__HTTPS_PORT"), (http_taken, "PAVA_STACK__HTTP_PORT")):
             with pytest.raises(up.StackError, match=variable):
-                up.check_front_ports(user, cfg, supervisor, StackState())
+                up.checkfront_ports(user, cfg, supervisor, StackState())
         api_taken = Settings(_env_file=None, api={"port": taken})  # type: ignore[call-arg,arg-type,unused-ignore]
         with pytest.raises(up.StackError, match="PAVA_API__PORT"):
-            up.check_front_ports(api_taken, StackSettings(https_port=free_port(), http_port=free_port()),
+            up.checkfront_ports(api_taken, StackSettings(https_port=free_port(), http_port=free_port()),
                                  supervisor, StackState())
     same = StackSettings(https_port=user.api.port, http_port=free_port())
     with pytest.raises(up.StackError, match="must differ"):
-        up.check_front_ports(user, same, supervisor, StackState())
+        up.checkfront_ports(user, same, supervisor, StackState())
 
 
 def test_front_door_settings_are_checked() -> None:
@@ -167,27 +166,6 @@ def stack_dir() -> Iterator[Path]:
     shutil.rmtree(base, ignore_errors=True)
 
 
-def _base_env(tmp_path: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PAVA_")}
-    env.update({
-        "PAVA_HOME": str(tmp_path / "var"),
-        "PAVA_STORAGE_ROOT": str(tmp_path / "storage"),
-        "PAVA_DROP_DIR": str(tmp_path / "drop"),
-        "PAVA_STACK__WAIT_TIMEOUT": "1200",
-    })
-    return env
-
-
-def _pava(env: dict[str, str], *args: str, timeout: float = 1500,
-          check: bool = True) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(pava_command(*args), env=env, cwd=PROJECT_ROOT, capture_output=True, text=True,
-                            timeout=timeout, check=False)
-    if check and result.returncode != 0:
-        pytest.fail(f"pava {' '.join(args)} exited {result.returncode}\n--- stdout\n{result.stdout[-4000:]}"
-                    f"\n--- stderr\n{result.stderr[-4000:]}")
-    return result
-
-
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -208,20 +186,6 @@ def _secrets(home: Path) -> list[str]:
     return [p.read_text().strip() for p in (home / "secrets").glob("*.password")]
 
 
-def _front_ports(env: dict[str, str]) -> None:
-    env.update({
-        "PAVA_STACK__HTTPS_PORT": str(free_port()),
-        "PAVA_STACK__HTTP_PORT": str(free_port()),
-        "PAVA_API__PORT": str(free_port()),
-    })
-
-
-def _front_client(report: dict[str, Any]) -> httpx.Client:
-    """A client of the printed URL that trusts exactly the stack's certificate."""
-    context = ssl.create_default_context(cafile=report["web"]["certificate"]["cert"])
-    return httpx.Client(base_url=report["web"]["url"], verify=context, timeout=30)
-
-
 def _db_counts(url: str) -> tuple[int, int, list[tuple[str, str, int]]]:
     with psycopg.connect(url) as conn:
         media = conn.execute("SELECT count(*) FROM media").fetchone()
@@ -236,7 +200,7 @@ def _db_counts(url: str) -> tuple[int, int, list[tuple[str, str, int]]]:
 @pytest.mark.timeout(2400)
 def test_up_starts_its_own_services_reruns_fast_and_down_stops_them(stack_dir: Path) -> None:
     tmp_path = stack_dir
-    env = _base_env(tmp_path)
+    env = base_env(tmp_path)
     env.update({
         "PAVA_STACK__POSTGRES_PORT": str(free_port()),
         "PAVA_STACK__AMQP_PORT": str(free_port()),
@@ -245,11 +209,11 @@ def test_up_starts_its_own_services_reruns_fast_and_down_stops_them(stack_dir: P
         "PAVA_STACK__EPMD_PORT": str(free_port()),
         "PAVA_STACK__NODE_NAME": f"pavastack{uuid.uuid4().hex[:8]}@localhost",
     })
-    _front_ports(env)
+    front_ports(env)
     https_port = env["PAVA_STACK__HTTPS_PORT"]
     home = tmp_path / "var"
     try:
-        first = _pava(env, "up", "--json")
+        first = run(env, "up", "--json")
         report: dict[str, Any] = json.loads(first.stdout)
 
         # Services: all three started by this run, on the ports asked for.
@@ -283,7 +247,7 @@ def test_up_starts_its_own_services_reruns_fast_and_down_stops_them(stack_dir: P
         assert web["url"] == f"https://localhost:{https_port}/"
         assert web["api_ok"] is True and web["certificate"]["self_signed"] is True
         assert "localhost" in web["certificate"]["names"]
-        with _front_client(report) as client:
+        with front_client(report) as client:
             health = client.get("/api/health")
             assert health.status_code == 200 and health.json()["database"] is True
             redirect = httpx.get(f"http://127.0.0.1:{env['PAVA_STACK__HTTP_PORT']}/", follow_redirects=False)
@@ -293,12 +257,12 @@ def test_up_starts_its_own_services_reruns_fast_and_down_stops_them(stack_dir: P
         # The first admin: created by this run, its password shown this once, and it logs in.
         assert report["first_admin"]["name"] == web["admin_user"] == "admin"
         admin_password = report["first_admin"]["password"]
-        with _front_client(report) as client:
+        with front_client(report) as client:
             login = client.post("/api/auth/login", json={"name": "admin", "password": admin_password})
             assert login.status_code == 200 and login.json()["user"]["role"] == "admin"
             assert "secure" in login.headers["set-cookie"].lower()
         session = {"Cookie": f"__Host-pava_session={login.json()['token']}"}
-        with _front_client(report) as client:
+        with front_client(report) as client:
             console = client.get("/rabbitmq/", headers=session)
             assert console.status_code == 200 and "RabbitMQ Management" in console.text
             assert client.get("/rabbitmq/").status_code == 302  # without a session: to the login page
@@ -334,14 +298,14 @@ def test_up_starts_its_own_services_reruns_fast_and_down_stops_them(stack_dir: P
 
         # Geocoding shows: the sample's places come back from the export.
         env_with_urls = env | stack_env
-        export = _pava(env_with_urls, "export", "--jsonl", timeout=300).stdout
+        export = run(env_with_urls, "export", "--jsonl", timeout=300).stdout
         assert export.count("\n") >= sample.file_count() - 1
         for country in ("FR", "JP", "AU", "ZA"):
             assert f'"{country}"' in export, f"no item placed in {country}"
 
         # A rerun: fast, starts nothing, ingests nothing, changes nothing; the text summary.
         begin = time.monotonic()
-        second = _pava(env, "up")
+        second = run(env, "up")
         took = time.monotonic() - begin
         assert took < 45, f"a second `pava up` took {took:.1f}s"
         text = second.stdout
@@ -354,8 +318,8 @@ def test_up_starts_its_own_services_reruns_fast_and_down_stops_them(stack_dir: P
         assert "user admin" in text and "password was shown by the first" in text
         for value in [*secrets, api_secret, admin_password]:
             assert value not in second.stdout + second.stderr
-        assert "first_admin" not in json.loads(_pava(env, "up", "--json", "--no-ingest").stdout)
-        with _front_client(report) as client:  # the same certificate and key still serve, sessions work
+        assert "first_admin" not in json.loads(run(env, "up", "--json", "--no-ingest").stdout)
+        with front_client(report) as client:  # the same certificate and key still serve, sessions work
             assert client.post("/api/auth/login", json={"name": "admin", "password": admin_password}
                                ).status_code == 200
         assert _db_counts(stack_env["PAVA_DATABASE_URL"]) == before
@@ -364,7 +328,7 @@ def test_up_starts_its_own_services_reruns_fast_and_down_stops_them(stack_dir: P
         assert _secrets(home) == secrets
 
         # Down: everything it started, and only that.
-        down = _pava(env, "down", timeout=600)
+        down = run(env, "down", timeout=600)
         assert "supervisord" in down.stdout and "rabbitmq" in down.stdout and "postgres" in down.stdout
         started = {"supervisord": supervisord_pid, "postgres": postgres_pid, "rabbitmq": rabbit_pid,
                    "nginx": nginx_pid}
@@ -374,9 +338,9 @@ def test_up_starts_its_own_services_reruns_fast_and_down_stops_them(stack_dir: P
             time.sleep(0.2)
         final = json.loads((home / "stack.json").read_text())
         assert not any(final[name]["started"] for name in ("postgres", "rabbitmq", "epmd", "supervisord"))
-        assert "nothing" in _pava(env, "down", timeout=600).stdout
+        assert "nothing" in run(env, "down", timeout=600).stdout
     finally:
-        _pava(env, "down", timeout=600, check=False)
+        run(env, "down", timeout=600, check=False)
 
 
 @pytest.mark.slow
@@ -384,7 +348,7 @@ def test_up_starts_its_own_services_reruns_fast_and_down_stops_them(stack_dir: P
 def test_up_uses_given_services_and_down_leaves_them_running(
         tmp_path: Path, database_url: str, amqp_url: str, rabbit: RabbitNode,
         postgres: PostgresCluster) -> None:
-    env = _base_env(tmp_path)
+    env = base_env(tmp_path)
     env.update({
         "PAVA_DATABASE_URL": database_url,
         "PAVA_AMQP_URL": amqp_url,
@@ -394,10 +358,10 @@ def test_up_uses_given_services_and_down_leaves_them_running(
         "PAVA_STACK__POSTGRES_PORT": str(free_port()),
         "PAVA_STACK__AMQP_PORT": str(free_port()),
     })
-    _front_ports(env)
+    front_ports(env)
     home = tmp_path / "var"
     try:
-        result = _pava(env, "up", "--json", timeout=600)
+        result = run(env, "up", "--json", timeout=600)
         report = json.loads(result.stdout)
         assert report["started_now"] == ["supervisord"]
         assert report["services"]["postgres"]["mode"] == "external"
@@ -415,7 +379,7 @@ def test_up_uses_given_services_and_down_leaves_them_running(
         for value in (database_url, amqp_url):
             assert value not in result.stdout + result.stderr
 
-        down = _pava(env, "down", timeout=600)
+        down = run(env, "down", timeout=600)
         assert "supervisord" in down.stdout
         assert "postgres" not in down.stdout.split("left alone")[0].replace("stopped: supervisord", "")
         assert "left alone: rabbitmq (external" in down.stdout
@@ -425,4 +389,4 @@ def test_up_uses_given_services_and_down_leaves_them_running(
             assert conn.execute("SELECT 1").fetchone() == (1,)
         assert rabbit.running() and postgres.running()
     finally:
-        _pava(env, "down", timeout=600, check=False)
+        run(env, "down", timeout=600, check=False)
