@@ -115,12 +115,18 @@ describe("pava web", { concurrency: false }, () => {
     const segments = page.getByRole("region", { name: /Transcript/ }).getByRole("button");
     await segments.first().waitFor();
     assert.match((await segments.allTextContents()).join(" "), /country/i, "the JFK quote is transcribed");
-    const last = segments.last();
-    const stamp = (await last.locator("time").textContent()) ?? "0:00";
+    // Move the player away from the segment first, then let the transcript bring it back.
+    const target = segments.last();
+    const stamp = (await target.locator("time").textContent()) ?? "0:00";
     const [m, s] = stamp.split(":").map(Number);
-    await last.click();
-    await page.waitForFunction((t) => Math.abs((document.querySelector("video")?.currentTime ?? -99) - t) < 1.5, m * 60 + s);
-    await page.waitForFunction(() => document.querySelector(".transcript [aria-current='true']") !== null);
+    const start = m * 60 + s;
+    const duration = await video.evaluate((v) => v.duration);
+    const away = start + 4 < duration ? start + 4 : Math.max(0, start - 4);
+    await video.evaluate((v, t) => { v.currentTime = t; }, away);
+    await page.waitForFunction((t) => Math.abs((document.querySelector("video")?.currentTime ?? -99) - t) < 1, away);
+    await target.click();
+    await page.waitForFunction((t) => Math.abs((document.querySelector("video")?.currentTime ?? -99) - t) < 1.5, start);
+    assert.equal(await target.getAttribute("aria-current"), "true", "the segment being played is marked");
     await shot(page, "05-video-transcript");
     clean();
   });

@@ -1,7 +1,8 @@
 // Visits every view in headless Chromium (Debian's, driven by playwright-core: no browser download),
 // logged in, and reports console errors, failed requests and page errors; screenshots go to OUT.
 //
-//   BASE=http://localhost:5173 PAVA_USER=admin PAVA_PASSWORD=... OUT=/tmp/smoke node scripts/smoke.mjs [/path ...]
+//   BASE=http://localhost:5173 PAVA_USER=admin PAVA_PASSWORD=... OUT=/tmp/smoke [TILE_URL=] node scripts/smoke.mjs [/path ...]
+// (TILE_URL= with nothing after it: the map without tiles, as on an offline machine.)
 import { mkdirSync } from "node:fs";
 import { chromium } from "playwright-core";
 
@@ -17,6 +18,9 @@ const browser = await chromium.launch({
     "--disable-component-update", "--disable-sync"],
 });
 const context = await browser.newContext({ viewport: { width, height }, ignoreHTTPSErrors: true });
+if (process.env.TILE_URL !== undefined) {
+  await context.route("**/config.json", (r) => r.fulfill({ json: { tileUrl: process.env.TILE_URL } }));
+}
 const page = await context.newPage();
 const problems = [];
 page.on("console", (m) => { if (m.type() === "error" || m.type() === "warning") problems.push(`${page.url()} console.${m.type()}: ${m.text()}`); });

@@ -66,7 +66,7 @@ export function Overlay({ frame, natural, item, layers, timeMs }: Props) {
       {faces.map((f) => {
         const box = toBox(f.box);
         if (!box) return null;
-        const name = f.person_name ?? (f.person_id ? `Person ${f.person_id}` : "Unknown");
+        const name = f.person_name || (f.person_id ? `Person ${f.person_id}` : "Unknown");
         return f.person_id ? (
           <Link key={`f${f.id}`} to={`/people/${f.person_id}`} className="box face" style={style(placeBox(box, content))}
             aria-label={`Face: ${name}`}>

@@ -3,6 +3,7 @@
 import { useEffect, useId, useState, type FormEvent, type ReactNode } from "react";
 import type { Album, Facets, Person } from "../api/types";
 import { CommitInput } from "./CommitInput";
+import { ImageSearch } from "./ImageSearch";
 import { plural } from "../lib/format";
 import { useApi, useDebounced } from "../lib/hooks";
 import {
@@ -82,7 +83,7 @@ export function SearchPanel({ filters, onChange, hide = [] }: Props) {
     }
   }
 
-  const personName = (pid: number) => people.data?.find((p) => p.id === pid)?.name ?? `Person ${pid}`;
+  const personName = (pid: number) => people.data?.find((p) => p.id === pid)?.name || `Person ${pid}`;
 
   return (
     <aside className="search-panel" aria-label="Search and filters">
@@ -184,7 +185,7 @@ export function SearchPanel({ filters, onChange, hide = [] }: Props) {
             <li key={p}><button type="button" aria-label={`Remove ${personName(p)}`} onClick={() => set("person", filters.person.filter((x) => x !== p))}>{personName(p)} ✕</button></li>
           ))}
         </ul>
-        <FacetList items={f?.people} label={(p) => p.name ?? `Person ${p.id}`} count={(p) => p.count}
+        <FacetList items={f?.people} label={(p) => p.name || `Person ${p.id}`} count={(p) => p.count}
           active={(p) => filters.person.includes(p.id)} onPick={(p) => set("person", toggleIn(filters.person, p.id))} />
       </Section>
 
@@ -196,6 +197,10 @@ export function SearchPanel({ filters, onChange, hide = [] }: Props) {
         <FacetList items={f?.cameras} label={(c) => [c.make, c.model].filter(Boolean).join(" ") || "Unknown"}
           count={(c) => c.count} active={(c) => filters.make === (c.make ?? "") && filters.model === (c.model ?? "")}
           onPick={(c) => onChange({ ...filters, make: c.make ?? "", model: c.model ?? "" })} />
+      </Section>
+
+      <Section title="Search by image" open={false}>
+        <ImageSearch />
       </Section>
 
       <Section title="More" open={false}>

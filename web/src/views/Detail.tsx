@@ -236,7 +236,7 @@ export default function DetailPage() {
                     {f.person_id ? (
                       <Link to={`/people/${f.person_id}`} className="face-chip">
                         <img src={f.chip_url} alt="" loading="lazy" />
-                        <span>{f.person_name ?? `Person ${f.person_id}`}</span>
+                        <span>{f.person_name || `Person ${f.person_id}`}</span>
                       </Link>
                     ) : <span className="face-chip"><img src={f.chip_url} alt="" loading="lazy" /><span>Unknown</span></span>}
                   </li>

@@ -3,7 +3,9 @@
 import { useState, type FormEvent } from "react";
 import { Link, useNavigate, useParams } from "react-router";
 import { api, messageOf } from "../api/client";
-import type { Page, Person, PersonFace, SimilarFace } from "../api/types";
+import type { MediaSummary, Page, Person, PersonFace, SimilarFace } from "../api/types";
+import { Thumb } from "../components/Thumb";
+import { itemHref } from "../lib/nav";
 import { allows, useAuth } from "../auth";
 import { plural } from "../lib/format";
 import { useApi } from "../lib/hooks";
@@ -16,7 +18,7 @@ export function PeoplePage() {
   const [hidden, setHidden] = useState(false);
   const [filter, setFilter] = useState("");
   const people = useApi<Person[]>("/api/people", { hidden });
-  const list = (people.data ?? []).filter((p) => !filter || (p.name ?? "").toLowerCase().includes(filter.toLowerCase()));
+  const list = (people.data ?? []).filter((p) => !filter || (p.name || "").toLowerCase().includes(filter.toLowerCase()));
   return (
     <section className="page" aria-labelledby="people-title">
       <h1 id="people-title">People</h1>
@@ -32,7 +34,7 @@ export function PeoplePage() {
           <li key={p.id}>
             <Link to={`/people/${p.id}`} className="person-card">
               {chip(p) ? <img src={chip(p)!} alt="" loading="lazy" /> : <span className="no-chip" />}
-              <span className="person-name">{p.name ?? <em>Unnamed</em>}</span>
+              <span className="person-name">{p.name || <em>Unnamed</em>}</span>
               <span className="small muted">{plural(p.media_count, "item")} · {plural(p.face_count, "face")}</span>
             </Link>
           </li>
@@ -50,6 +52,7 @@ export function PersonPage() {
   const editor = allows(user, "editor");
   const person = useApi<Person>(`/api/people/${id}`);
   const faces = useApi<Page<PersonFace>>(`/api/people/${id}/faces`, { limit: 500 });
+  const items = useApi<Page<MediaSummary>>("/api/media", { person: id, limit: 48 });
   const others = useApi<Person[]>(editor ? "/api/people" : null, { hidden: false });
   const [name, setName] = useState<string | null>(null);
   const [picked, setPicked] = useState<Set<number>>(new Set());
@@ -89,9 +92,9 @@ export function PersonPage() {
       <header className="person-head">
         {chip(p) && <img src={chip(p)!} alt="" className="person-big" />}
         <div>
-          <h1 id="person-title">{p.name ?? "Unnamed person"}</h1>
+          <h1 id="person-title">{p.name || "Unnamed person"}</h1>
           <p className="muted">{plural(p.media_count, "item")} · {plural(p.face_count, "face")}{p.hidden ? " · hidden" : ""}</p>
-          <p><Link to={`/?person=${id}`}>Show {p.name ?? "this person"}'s items in the gallery →</Link></p>
+          <p><Link to={`/?person=${id}`}>Show {p.name || "this person"}'s items in the gallery →</Link></p>
         </div>
       </header>
       {message && <p className="notice" role="status">{message}</p>}
@@ -100,7 +103,7 @@ export function PersonPage() {
       {editor && (
         <div className="card">
           <form onSubmit={saveName} className="inline-form">
-            <label>Name <input value={name ?? p.name ?? ""} onChange={(e) => setName(e.target.value)} maxLength={200} /></label>
+            <label>Name <input value={name ?? (p.name || "")} onChange={(e) => setName(e.target.value)} maxLength={200} /></label>
             <button type="submit" className="primary">Save name</button>
             <button type="button" aria-pressed={p.hidden} onClick={() => void run(async () => {
               const updated = await api.patch<Person>(`/api/people/${id}`, { hidden: !p.hidden });
@@ -109,7 +112,7 @@ export function PersonPage() {
             }, p.hidden ? "Shown again" : "Hidden")}>{p.hidden ? "Unhide" : "Hide"}</button>
           </form>
           <details>
-            <summary>Merge other people into {p.name ?? "this person"}</summary>
+            <summary>Merge other people into {p.name || "this person"}</summary>
             <ul className="merge-list">
               {(others.data ?? []).filter((o) => o.id !== id).map((o) => (
                 <li key={o.id}><label className="check">
@@ -119,7 +122,7 @@ export function PersonPage() {
                     else s.add(o.id);
                     setMergeIds(s);
                   }} />
-                  {chip(o) && <img src={chip(o)!} alt="" className="tiny-chip" loading="lazy" />} {o.name ?? `Person ${o.id}`} ({o.face_count})
+                  {chip(o) && <img src={chip(o)!} alt="" className="tiny-chip" loading="lazy" />} {o.name || `Person ${o.id}`} ({o.face_count})
                 </label></li>
               ))}
             </ul>
@@ -133,6 +136,17 @@ export function PersonPage() {
           </details>
         </div>
       )}
+
+      <section aria-labelledby="items-title">
+        <h2 id="items-title">Items with {p.name || "this person"}</h2>
+        {items.error && <p className="error">{items.error}</p>}
+        <ul className="mini-grid">
+          {(items.data?.items ?? []).map((m) => (
+            <li key={m.id}><Link to={itemHref(m.id, `person=${id}`)} aria-label={m.name}><Thumb item={m} /></Link></li>
+          ))}
+        </ul>
+        {items.data?.next_cursor && <p><Link to={`/?person=${id}`}>All of them in the gallery →</Link></p>}
+      </section>
 
       <section aria-labelledby="faces-title">
         <h2 id="faces-title">Faces</h2>
@@ -183,14 +197,14 @@ export function PersonPage() {
               <li key={s.face_id}>
                 <img src={s.chip_url} alt={`Face ${s.face_id}`} loading="lazy" />
                 <div className="face-actions small">
-                  <span>{s.person_name ?? (s.person_id ? `Person ${s.person_id}` : "Unknown")} · {s.distance.toFixed(3)}</span>
+                  <span>{s.person_name || (s.person_id ? `Person ${s.person_id}` : "Unknown")} · {s.distance.toFixed(3)}</span>
                   <Link to={`/item/${s.media_id}`}>Item</Link>
                   {editor && s.person_id !== id && <button type="button" className="link" onClick={() => void run(async () => {
                     await api.put(`/api/faces/${s.face_id}/person`, { person_id: id });
                     similar.reload();
                     faces.reload();
                     person.reload();
-                  }, "Face added to this person")}>This is {p.name ?? "them"}</button>}
+                  }, "Face added to this person")}>This is {p.name || "them"}</button>}
                 </div>
               </li>
             ))}

@@ -53,7 +53,7 @@ export function StatsPage() {
             <Bars title="Labels" items={s.labels} label={(l) => l.value} count={(l) => l.count} href={(l) => `/?object=${encodeURIComponent(l.value)}`} />
             <Bars title="Places" items={s.places} label={(p) => p.country ?? p.country_code ?? "?"} count={(p) => p.count}
               href={(p) => `/?q=${encodeURIComponent(`"${p.country ?? p.country_code ?? ""}"`)}`} />
-            <Bars title="People" items={s.people} label={(p) => p.name ?? `Person ${p.id}`} count={(p) => p.count} href={(p) => `/people/${p.id}`} />
+            <Bars title="People" items={s.people} label={(p) => p.name || `Person ${p.id}`} count={(p) => p.count} href={(p) => `/people/${p.id}`} />
             <Bars title="Years" items={s.years?.slice().reverse()} label={(y) => String(y.year)} count={(y) => y.count}
               href={(y) => `/timeline?taken_from=${y.year}-01-01&taken_to=${y.year}-12-31`} />
           </div>
