@@ -101,16 +101,18 @@ def clusters(conn: Connection, where: FilterSql, view: Box, zoom: int) -> MapClu
     bind = Binder(prefix="v")
     query = sql.SQL(
         """
+        {with_clause}
         SELECT count(*) AS count, avg(m.effective_lat) AS lat, avg(m.effective_lon) AS lon,
                min(m.effective_lon) AS west, min(m.effective_lat) AS south,
                max(m.effective_lon) AS east, max(m.effective_lat) AS north,
                min(m.id) AS media_id, bool_or(m.manual_lat IS NOT NULL) AS manual
-          FROM {source}
+          FROM media m
          WHERE {condition} AND m.effective_lat IS NOT NULL AND {view}
          GROUP BY {cell}
          ORDER BY count DESC, lat, lon
         """
-    ).format(source=where.source, condition=where.condition, view=box_condition(grid.box, bind),
+    ).format(with_clause=where.with_clause, condition=where.condition,
+             view=box_condition(grid.box, bind),
              cell=_CELL.format(n=bind(cells_per_side(zoom)), max_lat=sql.Literal(MERCATOR_MAX_LAT)))
     found = [_cluster(row) for row in conn.execute(query, {**where.params, **bind.params})]
     return MapClusters(clusters=found, total=sum(c.count for c in found))

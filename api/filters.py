@@ -354,37 +354,68 @@ class Binder:
 
 @dataclass(frozen=True)
 class FilterSql:
-    """The filters as SQL: ``SELECT ... FROM {source} WHERE {condition}`` with ``params``.
+    """The filters as SQL over ``media m``: ``{with_clause}SELECT ... FROM media m WHERE {condition}``.
 
-    ``source`` is ``media m``, joined to ``search_doc sd`` when there is free text; ``rank`` is then the
-    relevance of ``sd`` (higher is better), else the SQL constant NULL.
+    Free text is a condition on ``m.id`` (the matches, collected once in a CTE), except when the caller
+    ranks by relevance (``ranked``): then ``condition`` leaves it out, and ``text_match`` and ``rank`` are
+    expressions over ``search_doc sd`` for the caller's ranking query. Otherwise ``rank`` is the relevance
+    of the row ``m`` (a subquery, for a select list), or NULL without free text.
     """
 
-    source: sql.Composable
+    with_clause: sql.Composable
     condition: sql.Composable
     params: dict[str, Any]
     rank: sql.Composable
-    has_text: bool
+    text_match: sql.Composable | None
+    unfiltered: bool  # nothing but "ready": see matching()
+
+    def matching(self, column: str) -> sql.Composable:
+        """``column`` (a media id of another table) belongs to an item matching the filters.
+
+        Without filters that is "not a staged item": an anti-join with the few staged rows (a partial
+        index), which costs nothing, instead of a semi-join with every ready id (a third of the time of a
+        facet over the whole library).
+        """
+        if self.unfiltered:
+            staged = sql.SQL("NOT EXISTS (SELECT 1 FROM media x WHERE x.id = {} AND x.status = 'staged')")
+            return staged.format(sql.SQL(column))
+        return sql.SQL("{} IN (SELECT m.id FROM media m WHERE {})").format(sql.SQL(column), self.condition)
 
 
-def filter_sql(filters: Filters) -> FilterSql:
+def filter_sql(filters: Filters, *, ranked: bool = False) -> FilterSql:
+    """The SQL of ``filters``; ``ranked``: the caller orders by relevance (see FilterSql)."""
     bind = Binder()
     conditions: list[sql.Composable] = [sql.SQL("m.status = 'ready'")]
-    source: sql.Composable = sql.SQL("media m")
-    rank: sql.Composable = sql.SQL("NULL::real")
-    if filters.text is not None:
-        query = sql.SQL("to_tsquery('simple'::regconfig, {})").format(bind(filters.text))
-        source = sql.SQL("media m JOIN search_doc sd ON sd.media_id = m.id")
-        conditions.append(sql.SQL("sd.doc @@ {}").format(query))
-        # Normalisation 1 divides by 1 + log(length): a word in a short name outranks the same word
-        # repeated in a page of OCR text.
-        rank = sql.SQL("ts_rank_cd(sd.doc, {}, 1)").format(query)
+    with_clause, rank, text_match = _text(filters, bind, conditions, ranked=ranked)
     conditions += _time_conditions(filters, bind)
     conditions += _place_conditions(filters, bind)
     conditions += _column_conditions(filters, bind)
     conditions += _related_conditions(filters, bind)
-    return FilterSql(source=source, condition=sql.SQL(" AND ").join(conditions), params=bind.params,
-                     rank=rank, has_text=filters.text is not None)
+    return FilterSql(with_clause=with_clause, condition=sql.SQL(" AND ").join(conditions), params=bind.params,
+                     rank=rank, text_match=text_match, unfiltered=len(conditions) == 1)
+
+
+def _text(filters: Filters, bind: Binder, conditions: list[sql.Composable], *, ranked: bool,
+          ) -> tuple[sql.Composable, sql.Composable, sql.Composable | None]:
+    """(WITH clause, rank, match over ``sd``) for the free text; its condition on ``m`` joins ``conditions``
+    unless ``ranked``.
+
+    The matches are collected once from the GIN index (a materialised CTE) and media rows are checked
+    against that set by hash: walking a time index and probing each row's document would be slow when
+    the matches gather in a few events, which is how photos come.
+    """
+    if filters.text is None:
+        return sql.SQL(""), sql.SQL("NULL::real"), None
+    query = sql.SQL("to_tsquery('simple'::regconfig, {})").format(bind(filters.text))
+    # Normalisation 1 divides by 1 + log(length): a word in a short name outranks the same word repeated
+    # in a page of OCR text.
+    if ranked:
+        return (sql.SQL(""), sql.SQL("ts_rank_cd(sd.doc, {}, 1)").format(query),
+                sql.SQL("sd.doc @@ {}").format(query))
+    conditions.append(sql.SQL("m.id IN (SELECT media_id FROM text_hits)"))
+    hits = sql.SQL("WITH text_hits AS MATERIALIZED (SELECT media_id FROM search_doc WHERE doc @@ {}) ")
+    page_rank = sql.SQL("(SELECT ts_rank_cd(d.doc, {}, 1) FROM search_doc d WHERE d.media_id = m.id)")
+    return hits.format(query), page_rank.format(query), None
 
 
 def _time_conditions(filters: Filters, bind: Binder) -> list[sql.Composable]:

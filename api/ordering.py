@@ -87,22 +87,28 @@ def relevance(rank: sql.Composable) -> Sort:
                 value=lambda row: row["rank"], check=_rank)
 
 
-def sort_for(name: SortName | None, *, rank: sql.Composable, has_text: bool) -> Sort:
+def sort_name(name: SortName | None, *, has_text: bool) -> SortName:
     """The sort asked for; by default relevance with free text, else newest taken first."""
     if name is None:
-        name = "relevance" if has_text else "-taken_at"
+        return "relevance" if has_text else "-taken_at"
+    if name == "relevance" and not has_text:
+        raise invalid("sort", "relevance needs free text (q)")
+    return name
+
+
+def sort_for(name: SortName, *, rank: sql.Composable) -> Sort:
+    """The sort ``name``; ``rank`` is the filters' relevance expression (see api.filters.filter_sql)."""
     if name == "relevance":
-        if not has_text:
-            raise invalid("sort", "relevance needs free text (q)")
         return relevance(rank)
     if name in ("-taken_at", "taken_at"):
         return _taken(name, descending=name.startswith("-"))
     return _ingested(name, descending=name.startswith("-"))
 
 
-def order_by(sort: Sort) -> sql.Composable:
+def order_by(sort: Sort, id_column: str = "m.id") -> sql.Composable:
     direction = sql.SQL("DESC" if sort.descending else "ASC")
-    return sql.SQL("{key} {direction}, m.id {direction}").format(key=sort.key, direction=direction)
+    return sql.SQL("{key} {direction}, {id} {direction}").format(key=sort.key, direction=direction,
+                                                                 id=sql.SQL(id_column))
 
 
 def encode_cursor(sort: Sort, row: dict[str, Any]) -> str:
@@ -110,7 +116,7 @@ def encode_cursor(sort: Sort, row: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(plain.encode()).decode().rstrip("=")
 
 
-def after_cursor(sort: Sort, cursor: str, params: dict[str, Any]) -> sql.Composable:
+def after_cursor(sort: Sort, cursor: str, params: dict[str, Any], id_column: str = "m.id") -> sql.Composable:
     """The condition "after the cursor's row" in the sort's order; its values are added to ``params``."""
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
@@ -126,6 +132,6 @@ def after_cursor(sort: Sort, cursor: str, params: dict[str, Any]) -> sql.Composa
     if name != sort.name:
         raise invalid("cursor", f"this cursor was given out for another sort than {sort.name}")
     params["cursor_value"], params["cursor_id"] = checked, media_id
-    return sql.SQL("({key}, m.id) {comparison} ({cursor_key}, %(cursor_id)s)").format(
-        key=sort.key, comparison=sql.SQL("<" if sort.descending else ">"),
+    return sql.SQL("({key}, {id}) {comparison} ({cursor_key}, %(cursor_id)s)").format(
+        key=sort.key, id=sql.SQL(id_column), comparison=sql.SQL("<" if sort.descending else ">"),
         cursor_key=sort.cursor_key(sql.Placeholder("cursor_value")))

@@ -267,6 +267,10 @@ def test_relevance_pages_with_equal_ranks(api: ApiClient, ties: list[dict[str, A
     assert best == sorted((t["id"] for t in ties if ties.index(t) % 7 == 0), reverse=True)
     for limit in (1, 5):
         assert walk(api, {"q": "tie"}, limit) == [item["id"] for item in whole]
+    # With another filter the ranking runs on the filtered set (another query shape): same pages.
+    undated = [item["id"] for item in whole if item["taken_at"] is None]
+    assert len(undated) == 7
+    assert walk(api, {"q": "tie", "no_date": "true"}, 2) == undated
 
 
 def test_cursors_are_checked(api: ApiClient, ties: list[dict[str, Any]]) -> None:
@@ -443,6 +447,24 @@ def test_facets_of_the_whole_library(api: ApiClient, library: Library) -> None:
 
 def counts(key: str, *pairs: tuple[Any, int]) -> list[dict[str, Any]]:
     return [{key: value, "count": count} for value, count in pairs]
+
+
+def test_facets_are_reused_until_the_library_changes(api: ApiClient, library: Library,
+                                                    settings: Settings) -> None:
+    from api import snapshot_cache
+
+    cache = snapshot_cache.for_app(api.client.app)
+    first = api.get("/api/facets", params={"facet": "kinds"}).json()
+    hits = cache.hits
+    assert api.get("/api/facets", params={"facet": "kinds"}).json() == first
+    assert cache.hits == hits + 1
+    with db.connect(settings, autocommit=True) as conn:
+        add_media(conn, "new/video.mp4", kind="video", format="mp4")
+    assert api.get("/api/facets", params={"facet": "kinds"}).json() == {
+        "total": 12, "kinds": counts("value", ("photo", 10), ("video", 2))}
+    assert cache.hits == hits + 1
+    # Another filter set is another entry.
+    assert api.get("/api/facets", params={"facet": "kinds", "kind": "video"}).json()["total"] == 2
 
 
 def test_facets_follow_the_filters_and_the_selection(api: ApiClient, library: Library) -> None:

@@ -77,6 +77,15 @@ def test_stats_of_the_library(api: ApiClient, items: dict[str, int]) -> None:
     assert all(set(counts) == set(zero) for counts in progress.values())
 
 
+def test_stats_follow_changes(api: ApiClient, items: dict[str, int], settings: Settings) -> None:
+    assert api.get("/api/stats").json()["totals"]["items"] == 6
+    with db.connect(settings, autocommit=True) as conn:
+        conn.execute("UPDATE media SET status = 'staged' WHERE id = %s", (items["undated"],))
+        add_job(conn, items["undated"], "dhash", "failed")
+    body = api.get("/api/stats").json()
+    assert body["totals"]["items"] == 5 and body["progress"]["dhash"]["failed"] == 1
+
+
 def test_stats_of_an_empty_library(api: ApiClient) -> None:
     body = api.get("/api/stats").json()
     assert body["totals"] == {"items": 0, "photos": 0, "videos": 0, "bytes": 0}

@@ -6,15 +6,16 @@ import re
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from psycopg import sql
 from pydantic import BaseModel, Field
 
-from api import facets
+from api import facets, snapshot_cache
 from api.db import Conn
 from api.facets import CameraCount, MonthCount, PersonCount, PlaceCount, ValueCount, YearCount
 from api.filters import LOCAL_TAKEN, Filters, filter_sql, invalid
 from api.summaries import SUMMARY_COLUMNS, MediaSummary, summary
+from core.db import Connection
 from core.status import job_counts
 
 router = APIRouter(prefix="/api", tags=["stats"])
@@ -50,7 +51,11 @@ class StatsOut(BaseModel):
 
 @router.get("/stats", response_model=StatsOut, summary="Totals, counts by time, camera, label, place and "
             "person, and the analyses' progress")
-def stats(conn: Conn) -> StatsOut:
+def stats(request: Request, conn: Conn) -> StatsOut:
+    return snapshot_cache.for_app(request.app).get(conn, ("stats",), _stats)
+
+
+def _stats(conn: Connection) -> StatsOut:
     where = filter_sql(Filters())
     columns = facets.column_facets(conn, where, {"kinds", "cameras", "years", "months", "places"})
     kinds = {item.value: item.count for item in columns.kinds or []}
