@@ -274,7 +274,7 @@ _OBJECT = re.compile(r"\s*(?P<label>[^<>=]*[^<>=\s])\s*(?:(?P<op>>=|<=|=|>|<)\s*
 def parse_object(value: str, problems: Problems) -> ObjectCount | None:
     match = _OBJECT.fullmatch(value)
     if match is None:
-        problems.add("object", f"{value[:40]!r} is not 'label', 'label>=N', 'label<=N' or 'label=N'")
+        problems.add("object", "each is 'label', 'label>=N', 'label<=N', 'label>N', 'label<N' or 'label=N'")
         return None
     count = int(match["count"]) if match["count"] else 1
     if count > MAX_COUNT:

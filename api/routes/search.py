@@ -25,7 +25,16 @@ from api.facets import (
     ValueCount,
     YearCount,
 )
-from api.filters import FilterQuery, Filters, FilterSql, Problems, filter_sql, invalid, parse_box
+from api.filters import (
+    Box,
+    FilterQuery,
+    Filters,
+    FilterSql,
+    Problems,
+    filter_sql,
+    invalid,
+    parse_box,
+)
 from api.summaries import SUMMARY_COLUMNS, MediaSummary, summary
 from core.db import Connection
 
@@ -175,12 +184,15 @@ def map_clusters(
         "the whole world when omitted. Separate from the bbox filter"))] = None,
     zoom: Annotated[int, Query(ge=0, le=22, description="the map's zoom (web map tiles)")] = 2,
 ) -> clusters.MapClusters:
-    box = clusters.WORLD
-    if view is not None:
-        problems = Problems()
-        parsed = parse_box("view", view, problems)
-        problems.raise_any()
-        if parsed is None:
-            raise invalid("view", "west,south,east,north")
-        box = parsed
-    return clusters.clusters(conn, filter_sql(filters), box, zoom)
+    return clusters.clusters(conn, filter_sql(filters), _viewport(view), zoom)
+
+
+def _viewport(view: str | None) -> Box:
+    if view is None:
+        return clusters.WORLD
+    problems = Problems()
+    box = parse_box("view", view, problems)
+    problems.raise_any()
+    if box is None:  # parse_box reported why
+        raise invalid("view", "west,south,east,north")
+    return box
