@@ -27,7 +27,7 @@ import pytest
 from core.settings import PROJECT_ROOT
 from pava.services.postgres import PostgresCluster, free_port
 from pava.services.rabbitmq import RabbitNode
-from tests.support import pava_command
+from tests.support import pava_command, recreate_corpus_extras
 
 # Accounts the live stack gets besides the first admin (made by `pava up`), one per role.
 LIVE_PASSWORD = "a long enough test passphrase"
@@ -114,9 +114,11 @@ class LiveStack:
 
 
 def corpus_drop(corpus: Path, drop: Path) -> None:
-    """The whole corpus, good and bad files (symlinks kept as symlinks), as a user would drop it."""
+    """The whole corpus, good and bad files, as a user would drop it: with the symlinks and copies the
+    manifest describes (a read-only share cannot carry them)."""
     for part in sorted(p for p in corpus.iterdir() if p.is_dir()):
         shutil.copytree(part, drop / part.name, symlinks=True)
+    recreate_corpus_extras(json.loads((corpus / "MANIFEST.json").read_text()), corpus, drop)
 
 
 def start(corpus: Path, postgres: PostgresCluster, rabbit: RabbitNode) -> Iterator[LiveStack]:

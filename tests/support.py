@@ -7,6 +7,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -129,3 +130,28 @@ def stage_job(settings: Settings, source: Path, *, analyzer: str, kind: MediaKin
             (job_id,) = record_jobs(conn, media_id=media_id, kind=kind, path=rel, sha512_hex=sha,
                                     analyses=[analyzer])
     return JobEnvelope(job_id=job_id, media_id=media_id, analyzer=analyzer, kind=kind, path=rel, sha512=sha)
+
+
+def unescape_corpus_path(path: str) -> bytes:
+    """A manifest path with \\xNN escapes back to the real bytes."""
+    return re.sub(rb"\\x([0-9a-f]{2})", lambda m: bytes([int(m.group(1), 16)]), path.encode())
+
+
+def recreate_corpus_extras(manifest: dict[str, Any], corpus: Path, drop: Path) -> None:
+    """What a read-only share cannot carry, made as the manifest describes: symlinks (stored on the share
+    as files holding their target), and byte-identical copies (an empty file, a name that is not UTF-8,
+    a folder named like a photo), made from the content they duplicate."""
+    files: dict[str, Any] = manifest["files"]  # type: ignore[assignment]
+    for rel, entry in files.items():
+        if entry.get("is_symlink"):
+            # The share stores these as small files holding the target: make them the symlinks they are.
+            link = drop / rel
+            link.unlink(missing_ok=True)
+            link.symlink_to(entry["symlink_target"])
+        for copy in entry.get("sha512_duplicates", []):
+            target = os.path.join(os.fsencode(drop), unescape_corpus_path(copy))
+            if os.path.lexists(target):
+                continue
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            with open(target, "wb") as handle:
+                handle.write((corpus / rel).read_bytes() if entry.get("size_bytes") else b"")

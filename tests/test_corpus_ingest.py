@@ -6,13 +6,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from support import run_pava
+from support import recreate_corpus_extras, run_pava
 from test_ingest_helpers import copy_tree, files_under, rows
 
 from core.analyses import analyses_for
@@ -40,38 +39,13 @@ EXPECTED_REJECTIONS = {
 }
 
 
-def _unescape(path: str) -> bytes:
-    """A manifest path with \\xNN escapes back to the real bytes."""
-    return re.sub(rb"\\x([0-9a-f]{2})", lambda m: bytes([int(m.group(1), 16)]), path.encode())
-
-
-def _recreate_missing(manifest: dict[str, Any], corpus: Path, drop: Path) -> None:
-    """What a read-only share cannot carry, made as the manifest describes: symlinks (stored on the share
-    as files holding their target), and byte-identical copies (an empty file, a name that is not UTF-8,
-    a folder named like a photo), made from the content they duplicate."""
-    files: dict[str, Any] = manifest["files"]  # type: ignore[assignment]
-    for rel, entry in files.items():
-        if entry.get("is_symlink"):
-            # The share stores these as small files holding the target: make them the symlinks they are.
-            link = drop / rel
-            link.unlink(missing_ok=True)
-            link.symlink_to(entry["symlink_target"])
-        for copy in entry.get("sha512_duplicates", []):
-            target = os.path.join(os.fsencode(drop), _unescape(copy))
-            if os.path.lexists(target):
-                continue
-            os.makedirs(os.path.dirname(target), exist_ok=True)
-            with open(target, "wb") as handle:
-                handle.write((corpus / rel).read_bytes() if entry.get("size_bytes") else b"")
-
-
 @pytest.fixture
 def ingested(settings: Settings, corpus: Path, manifest: dict[str, Any]) -> dict[str, Any]:
     drop = settings.drop_dir
     copy_tree(corpus, drop)
     for extra in ("MANIFEST.json", "README.md"):
         (drop / extra).unlink()
-    _recreate_missing(manifest, corpus, drop)
+    recreate_corpus_extras(manifest, corpus, drop)
     inputs = files_under(drop)
     hashes = {rel: (None if path.is_symlink() else hashlib.sha512(path.read_bytes()).hexdigest())
               for rel, path in inputs.items()}
