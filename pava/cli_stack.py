@@ -157,6 +157,12 @@ def _print_summary(result: UpResult) -> None:
         trust = (f"self-signed certificate {display(Path(cert['cert']))}: browsers warn until it is trusted"
                  if cert["self_signed"] else f"certificate {display(Path(cert['cert']))}")
         echo(f"  web page          {web['url']}  ({trust})")
+        built = web.get("page", {})
+        if built.get("status") == "built":
+            echo(f"                    built now from web/ in {built['seconds']:.0f}s")
+        elif built.get("status") in {"not_built", "absent"}:
+            echo(f"                    NOT BUILT ({built['detail']}): a placeholder page with a login form "
+                 "is served")
         if result.first_admin_password:
             echo(f"  log in            user {result.admin_user}, password {result.first_admin_password}  "
                  f"(shown this once and stored nowhere: keep it, or set another with "

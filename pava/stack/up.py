@@ -35,8 +35,8 @@ from core.db import connect, migrate
 from core.settings import PROJECT_ROOT, Settings, mask_url
 from pava.services.postgres import PostgresCluster
 from pava.services.rabbitmq import RabbitNode
+from pava.stack import page, tls
 from pava.stack import sample as sample_set
-from pava.stack import tls
 from pava.stack.config import StackPaths, StackSettings
 from pava.stack.nginx import WEB_ROOT, FrontDoor, Nginx, NginxError, page_tiles_warning
 from pava.stack.state import ServiceState, StackState, locked, secret, write_env_file
@@ -529,6 +529,7 @@ def up(settings: Settings, cfg: StackSettings, *, ingest: bool = True,
 
         supervisor = Supervisor(paths, PROJECT_ROOT)
         check_front_ports(effective, cfg, supervisor, state)
+        built = page.ensure_built(paths.logs / "web-build.log")
         cert = certificate(cfg, paths)
         nginx = Nginx(paths.nginx, paths.logs)
         try:
@@ -561,6 +562,7 @@ def up(settings: Settings, cfg: StackSettings, *, ingest: bool = True,
             "secret_key_file": str(paths.secrets / API_SECRET) if own_key else None,
             "certificate": cert.as_json(), "nginx_config": str(nginx.config_file),
             "warnings": [tiles_warning] if tiles_warning else [],
+            "page": built.as_json(),
         }
 
         drop = settings.drop_dir
