@@ -28,9 +28,14 @@ declare -A PROBE=(
   [nginx]="file:/usr/sbin/nginx"
   [openssl]="cmd:openssl"
   [curl]="cmd:curl"
+  [nodejs]="cmd:node"
+  [npm]="cmd:npm"
+  [chromium]="file:/usr/bin/chromium"
 )
 APT_ORDER=(rabbitmq-server ffmpeg libimage-exiftool-perl tesseract-ocr tesseract-ocr-eng tesseract-ocr-osd
-           nginx openssl curl)
+           nginx openssl curl nodejs npm)
+# Only the tests need a browser (the web page's end-to-end tests drive Debian's Chromium).
+TEST_ONLY=(chromium)
 
 say() { printf 'pava: %s\n' "$*" >&2; }
 die() { say "$*"; exit 1; }
@@ -76,8 +81,9 @@ pick_python() {
 }
 
 ensure_system() {
-  local missing=() pkg python
-  for pkg in "${APT_ORDER[@]}"; do
+  local missing=() pkg python wanted=("${APT_ORDER[@]}")
+  [[ "${1:-}" == test ]] && wanted+=("${TEST_ONLY[@]}")
+  for pkg in "${wanted[@]}"; do
     present "${PROBE[$pkg]}" || missing+=("$pkg")
   done
   if [[ ! -x "$VENV/bin/python" ]]; then
@@ -139,7 +145,7 @@ ensure_venv() {
   exec 9<&-
 }
 
-ensure_system
+ensure_system "${1:-}"
 ensure_venv
 
 case "${1:-}" in
