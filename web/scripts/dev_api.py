@@ -15,6 +15,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,9 +27,10 @@ DEFAULT_CORPUS = ["exif", "objects", "faces", "ocr", "speech", "neardup"]
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--port", type=int, default=8000)
-    parser.add_argument("--home", type=Path, default=Path("/tmp/pava-webdev"))
+    parser.add_argument("--home", type=Path, default=Path(tempfile.gettempdir()) / "pava-webdev")
     parser.add_argument("paths", nargs="*", type=Path)
     args = parser.parse_args()
     home: Path = args.home.resolve()
@@ -48,7 +50,8 @@ def main() -> None:
         (home / "db-made").touch()
         env = {**os.environ, "PAVA_ENV": "development", "PAVA_HOME": str(home), "PAVA_DATABASE_URL": url,
                "PAVA_STORAGE_ROOT": str(home / "storage"), "PAVA_DROP_DIR": str(home / "drop"),
-               "PAVA_API__COOKIE_SECURE": "false", "PAVA_API__PORT": str(args.port), "PAVA_API__HOST": "127.0.0.1"}
+               "PAVA_API__COOKIE_SECURE": "false", "PAVA_API__PORT": str(args.port),
+               "PAVA_API__HOST": "127.0.0.1"}
         pava = [sys.executable, "-m", "pava"]
         subprocess.run([*pava, "migrate"], env=env, cwd=ROOT, check=True)
         if not (home / "ingested").exists():
@@ -64,12 +67,13 @@ def main() -> None:
                     shutil.copy2(source, target)
             subprocess.run([*pava, "ingest", str(drop), "--source", "webdev"], env=env, cwd=ROOT, check=False)
             (home / "ingested").touch()
-        users = subprocess.run([*pava, "user", "list"], env=env, cwd=ROOT, capture_output=True, text=True)
+        users = subprocess.run([*pava, "user", "list"], env=env, cwd=ROOT, capture_output=True, text=True,
+                               check=True)
         if "admin" not in users.stdout:
-            subprocess.run([*pava, "user", "add", "admin", "--role", "admin", "--password-stdin"], env=env, cwd=ROOT,
-                           input="admin-password\n", text=True, check=True)
-        print(f"API on http://127.0.0.1:{args.port} (user admin, password admin-password); run `npm run dev` in web/",
-              flush=True)
+            subprocess.run([*pava, "user", "add", "admin", "--role", "admin", "--password-stdin"], env=env,
+                           cwd=ROOT, input="admin-password\n", text=True, check=True)
+        print(f"API on http://127.0.0.1:{args.port} (user admin, password admin-password);"
+              " run `PAVA_API_URL=http://127.0.0.1:{args.port} npm run dev` in web/", flush=True)
         subprocess.run([*pava, "api"], env=env, cwd=ROOT, check=False)
     except KeyboardInterrupt:
         pass

@@ -50,6 +50,10 @@ for (let i = 0; i < 2000; i++) {
   await page.waitForTimeout(20);
 }
 const loadSeconds = (Date.now() - t0) / 1000;
+const metrics = await page.context().newCDPSession(page);
+await metrics.send("Performance.enable");
+const read = async () => Object.fromEntries((await metrics.send("Performance.getMetrics")).metrics.map((m) => [m.name, m.value]));
+const m0 = await read();
 const cdp = process.env.PROFILE ? await page.context().newCDPSession(page) : null;
 if (cdp) { await cdp.send("Profiler.enable"); await cdp.send("Profiler.start"); }
 const result = await page.evaluate(async () => {
@@ -98,5 +102,10 @@ if (cdp) {
   });
   console.log([...self.entries()].sort((a, b) => b[1] - a[1]).slice(0, 25).map(([k, v]) => `${v.toFixed(0).padStart(7)} ms ${k}`).join("\n"));
 }
+const m1 = await read();
+// Main-thread time per frame of the scroll pass, split the way DevTools does.
+const per = (k) => Math.round(((m1[k] - m0[k]) * 1000 / result.frames) * 10) / 10;
+result.msPerFrame = { script: per("ScriptDuration"), style: per("RecalcStyleDuration"), layout: per("LayoutDuration"),
+  task: per("TaskDuration") };
 console.log(JSON.stringify({ total, loadSeconds, ...result, errors }, null, 1));
 await browser.close();
