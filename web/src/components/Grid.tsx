@@ -79,9 +79,9 @@ export function Grid({ pager, snapshot, listKey, selection, onSelection, label }
   }
 
   function keys(e: KeyboardEvent) {
-    const el = (e.target as HTMLElement).closest<HTMLElement>("[data-index]");
-    if (!el) return;
-    const index = Number(el.dataset.index);
+    if (!(e.target as HTMLElement).closest("[data-index]")) return;
+    // The logical focus: a key pressed before the browser moved focus to the last target still counts.
+    const index = focusIndex.current;
     const item = pager.items[index];
     const move: Record<string, number> = { ArrowRight: 1, ArrowLeft: -1, ArrowDown: cols, ArrowUp: -cols,
       PageDown: cols * 4, PageUp: -cols * 4 };
