@@ -4,33 +4,14 @@
 import { Link } from "react-router";
 import type { FaceHit, MediaDetail, ObjectHit } from "../api/types";
 import { boxesAt, containRect, placeBox, toBox, type Rect, type Size } from "../lib/boxes";
+import { ocrWords } from "../lib/ocr";
+
+export { ocrWords };
 
 export interface Layers {
   objects: boolean;
   faces: boolean;
   text: boolean;
-}
-
-export interface OcrWordBox {
-  text: string;
-  box: { x: number; y: number; w: number; h: number };
-}
-
-/** Words with boxes from the OCR lines (a line without words is one box). */
-export function ocrWords(ocr: MediaDetail["ocr"]): OcrWordBox[] {
-  const out: OcrWordBox[] = [];
-  for (const line of ocr?.lines ?? []) {
-    if (line.words?.length) {
-      for (const w of line.words) {
-        const box = toBox(w.box);
-        if (box && w.text) out.push({ text: w.text, box });
-      }
-    } else {
-      const box = toBox(line.box);
-      if (box && line.text) out.push({ text: line.text, box });
-    }
-  }
-  return out;
 }
 
 function style(r: Rect) {
