@@ -2,7 +2,7 @@
 // scroll like 100. Pages load as the view nears the end of what is loaded.
 import { useVirtualizer } from "@tanstack/react-virtual";
 import { useCallback, useEffect, useRef, type KeyboardEvent, type MouseEvent } from "react";
-import { Link } from "react-router";
+import { Link, useLocation } from "react-router";
 import type { MediaSummary } from "../api/types";
 import { useSize } from "../lib/hooks";
 import { itemHref } from "../lib/nav";
@@ -33,6 +33,8 @@ export function Grid({ pager, snapshot, listKey, selection, onSelection, label }
   const cell = (size.width || 800) / cols;
   const rows = Math.ceil(snapshot.length / cols);
   const focusIndex = useRef(0);
+  const location = useLocation();
+  const from = location.pathname + location.search; // where "Back" on the item returns to
   // A stable ref callback: a new one per render would make React detach and attach it every time.
   const setScroller = useCallback((el: HTMLDivElement | null) => {
     scroller.current = el;
@@ -120,7 +122,7 @@ export function Grid({ pager, snapshot, listKey, selection, onSelection, label }
               return (
                 <div key={c} role="gridcell" aria-selected={selected} data-index={index}
                   className={`cell${selected ? " selected" : ""}`} style={{ width: cell, height: cell }}>
-                  <Link to={itemHref(item.id, listKey)} onClick={(e) => click(e, item, index)}
+                  <Link to={itemHref(item.id, listKey)} state={{ from }} onClick={(e) => click(e, item, index)}
                     tabIndex={index === focusIndex.current ? 0 : -1}
                     onFocus={() => { focusIndex.current = index; }}
                     aria-label={`${item.name}${item.kind === "video" ? ", video" : ""}${item.taken_at_local ? `, ${item.taken_at_local.slice(0, 10)}` : ""}`}>

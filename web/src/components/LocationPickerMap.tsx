@@ -1,7 +1,7 @@
 // Click on the map to choose a position (used to set GPS on one item or many).
 import { useEffect, useRef } from "react";
 import { loadConfig } from "../lib/config";
-import { createBaseMap, L } from "./leafletBase";
+import { createBaseMap, disposeMap, L } from "./leafletBase";
 
 export interface LatLon {
   lat: number;
@@ -38,7 +38,7 @@ export default function LocationPickerMap({ value, onPick, height = 260, help = 
     });
     return () => {
       disposed = true;
-      map.current?.remove();
+      disposeMap(map.current);
       map.current = null;
       marker.current = null;
     };

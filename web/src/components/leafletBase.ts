@@ -34,4 +34,12 @@ export function createBaseMap(el: HTMLElement, config: PageConfig, onTileTrouble
   return map;
 }
 
+/** Removes a map, first stopping any pan or zoom under way: Leaflet throws (`_leaflet_pos` of
+ * undefined) when an animation ends on a map that is gone. */
+export function disposeMap(map: L.Map | null): void {
+  if (!map) return;
+  map.stop();
+  map.remove();
+}
+
 export { L };

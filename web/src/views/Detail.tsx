@@ -59,20 +59,23 @@ export default function DetailPage() {
     }
   }, [pager, near.index, near.next, snapshot.length]);
 
+  // Back goes where the item was opened from (gallery, map, album, timeline), else to the gallery.
+  const from = (location.state as { from?: string } | null)?.from;
+  const back = from && from.startsWith("/") ? from : listQuery ? `/?${listQuery}` : "/";
   const go = useCallback((target: number | undefined) => {
-    if (target) navigate(itemHref(target, listQuery), { replace: true });
-  }, [navigate, listQuery]);
+    if (target) navigate(itemHref(target, listQuery), { replace: true, state: location.state });
+  }, [navigate, listQuery, location.state]);
 
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
       if (isTyping(e.target) || e.altKey || e.ctrlKey || e.metaKey) return;
       if (e.key === "ArrowLeft") go(near.prev?.id);
       else if (e.key === "ArrowRight") go(near.next?.id);
-      else if (e.key === "Escape") navigate(listQuery ? `/?${listQuery}` : "/");
+      else if (e.key === "Escape") navigate(back);
     };
     window.addEventListener("keydown", onKey);
     return () => window.removeEventListener("keydown", onKey);
-  }, [go, near.prev, near.next, navigate, listQuery]);
+  }, [go, near.prev, near.next, navigate, back]);
 
   useEffect(() => {
     setNatural({ width: 0, height: 0 });
@@ -100,7 +103,7 @@ export default function DetailPage() {
     void v.play().catch(() => undefined);
   }
 
-  if (detail.error && !item) return <p className="error" role="alert">{detail.error} <Link to="/">Back to the gallery</Link></p>;
+  if (detail.error && !item) return <p className="error" role="alert">{detail.error} <Link to={back}>Back</Link></p>;
   if (!item) return <p className="status" role="status">Loading…</p>;
 
   const words = ocrWords(item.ocr);
@@ -110,7 +113,7 @@ export default function DetailPage() {
   return (
     <article className="detail" aria-labelledby="detail-title">
       <header className="detail-head">
-        <Link to={listQuery ? `/?${listQuery}` : "/"} className="back">← Back</Link>
+        <Link to={back} className="back" aria-keyshortcuts="Escape">← Back</Link>
         <h1 id="detail-title" title={item.original_path}>{item.name}</h1>
         <div className="detail-nav">
           <button type="button" onClick={() => go(near.prev?.id)} disabled={!near.prev} aria-keyshortcuts="ArrowLeft">← Previous</button>

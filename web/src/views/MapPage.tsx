@@ -4,7 +4,7 @@ import { useEffect, useRef, useState } from "react";
 import { useNavigate } from "react-router";
 import { api, messageOf } from "../api/client";
 import type { Bbox, MapAnswer } from "../api/types";
-import { createBaseMap, L } from "../components/leafletBase";
+import { createBaseMap, disposeMap, L } from "../components/leafletBase";
 import { MediaBrowser } from "../components/MediaBrowser";
 import { clickAction, markerFor, viewToBbox, type Marker } from "../lib/clusters";
 import { loadConfig, type PageConfig } from "../lib/config";
@@ -59,7 +59,7 @@ export default function MapPage() {
       const m = createBaseMap(el.current, c, () => setTileTrouble(true));
       const b = filtersRef.current.bbox;
       if (b) {
-        m.fitBounds(boundsOf(b), { padding: [20, 20] });
+        m.fitBounds(boundsOf(b), { padding: [20, 20], animate: false });
         fitted.current = true;
       } else m.setView([25, 0], 2);
       layer.current = L.layerGroup().addTo(m);
@@ -73,7 +73,7 @@ export default function MapPage() {
     });
     return () => {
       disposed = true;
-      map.current?.remove();
+      disposeMap(map.current);
       map.current = null;
     };
   }, []);
@@ -113,7 +113,7 @@ export default function MapPage() {
       lm.on("click", () => {
         const action = clickAction(marker, m.getZoom(), m.getMaxZoom());
         if (action.type === "open") navigate(itemHref(action.mediaId, filtersKey(filtersRef.current)));
-        else if (action.type === "zoom") m.fitBounds(boundsOf(action.bbox), { padding: [30, 30] });
+        else if (action.type === "zoom") m.fitBounds(boundsOf(action.bbox), { padding: [30, 30], animate: false });
         else setFilters({ ...filtersRef.current, bbox: action.bbox, no_gps: false });
       });
       lm.addTo(group);
@@ -125,7 +125,7 @@ export default function MapPage() {
       const lons = answer.clusters.map((c) => c.lon);
       const pad = 0.01;
       m.fitBounds([[Math.min(...lats) - pad, Math.min(...lons) - pad], [Math.max(...lats) + pad, Math.max(...lons) + pad]],
-        { padding: [30, 30], maxZoom: 14 });
+        { padding: [30, 30], maxZoom: 14, animate: false });
     }
   }, [answer, navigate, setFilters]);
 
