@@ -16,7 +16,7 @@ from typing import Any, Literal
 from psycopg import sql
 from pydantic import BaseModel, Field
 
-from api.filters import Binder, Box, FilterSql, box_condition, invalid
+from api.filters import Binder, Box, FilterSql, box_condition, execute, invalid
 from core.db import Connection
 
 TILE_PIXELS = 256
@@ -114,7 +114,7 @@ def clusters(conn: Connection, where: FilterSql, view: Box, zoom: int) -> MapClu
     ).format(with_clause=where.with_clause, condition=where.condition,
              view=box_condition(grid.box, bind),
              cell=_CELL.format(n=bind(cells_per_side(zoom)), max_lat=sql.Literal(MERCATOR_MAX_LAT)))
-    found = [_cluster(row) for row in conn.execute(query, {**where.params, **bind.params})]
+    found = [_cluster(row) for row in execute(conn, query, {**where.params, **bind.params})]
     return MapClusters(clusters=found, total=sum(c.count for c in found))
 
 

@@ -17,7 +17,7 @@ from typing import Any, Literal, TypeVar, get_args
 from psycopg import sql
 from pydantic import BaseModel
 
-from api.filters import LOCAL_TAKEN, FilterSql
+from api.filters import LOCAL_TAKEN, FilterSql, execute
 from core.db import Connection
 from core.media import MediaKind
 
@@ -124,7 +124,7 @@ def column_facets(conn: Connection, where: FilterSql, wanted: Collection[str]) -
         with_clause=where.with_clause, selected=selected, local=LOCAL_TAKEN, condition=where.condition,
         grouping_sets=grouping_sets)
     rows_by_set: dict[int, list[dict[str, Any]]] = {}
-    for row in conn.execute(query, where.params):
+    for row in execute(conn, query, where.params):
         rows_by_set.setdefault(int(row["grouping"]), []).append(row)
     found = ColumnFacets()
     for row in rows_by_set.get(_mask(grouped, ()), []):
@@ -192,7 +192,7 @@ def label_facet(conn: Connection, where: FilterSql) -> list[ValueCount]:
          LIMIT {top}
         """
     ).format(with_clause=where.with_clause, matching=where.matching("s.media_id"), top=sql.Literal(TOP))
-    return [ValueCount(value=r["value"], count=r["count"]) for r in conn.execute(query, where.params)]
+    return [ValueCount(value=r["value"], count=r["count"]) for r in execute(conn, query, where.params)]
 
 
 def people_facet(conn: Connection, where: FilterSql) -> list[PersonCount]:
@@ -211,5 +211,5 @@ def people_facet(conn: Connection, where: FilterSql) -> list[PersonCount]:
          LIMIT {top}
         """
     ).format(with_clause=where.with_clause, matching=where.matching("f.media_id"), top=sql.Literal(TOP))
-    rows = conn.execute(query, where.params)
+    rows = execute(conn, query, where.params)
     return [PersonCount(id=r["id"], name=r["name"], count=r["count"]) for r in rows]

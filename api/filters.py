@@ -18,11 +18,13 @@ from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Query
-from psycopg import sql
+from psycopg import Cursor, sql
+from psycopg.rows import DictRow
 from psycopg.types.json import Jsonb
 from pydantic import BaseModel, Field, StringConstraints
 
 from api.errors import ApiError
+from core.db import Connection
 from core.media import MediaKind
 
 MAX_TERMS = 20
@@ -337,6 +339,16 @@ FilterQuery = Annotated[Filters, Depends(_filters_dependency)]
 
 
 # -- SQL -------------------------------------------------------------------------------------------------
+
+
+def execute(conn: Connection, query: sql.Composed, params: dict[str, Any]) -> Cursor[DictRow]:
+    """Run a query built from filters, planned for its own values every time.
+
+    psycopg prepares a statement the sixth time it runs, and Postgres then soon switches to a generic plan,
+    one made without looking at the values: for these queries a much worse one (a label and a map area
+    took 150 ms instead of 4, walking the time index to the end). Planning costs under a millisecond.
+    """
+    return conn.execute(query, params, prepare=False)
 
 
 @dataclass

@@ -31,6 +31,7 @@ from api.filters import (
     Filters,
     FilterSql,
     Problems,
+    execute,
     filter_sql,
     invalid,
     parse_box,
@@ -71,7 +72,7 @@ def list_media(
     limit = min(limit, request.app.state.settings.api.page_max)
     params = dict(where.params, limit=limit + 1)
     query = _page_query(where, order, cursor, params)
-    rows = conn.execute(query, params).fetchall()
+    rows = execute(conn, query, params).fetchall()
     more = len(rows) > limit
     rows = rows[:limit]
     return MediaPage(
@@ -128,7 +129,7 @@ def _ranked_page_query(where: FilterSql, text_match: sql.Composable, order: orde
 def count_matching(conn: Connection, where: FilterSql) -> int:
     query = sql.SQL("{with_clause}SELECT count(*) AS n FROM media m WHERE {condition}").format(
         with_clause=where.with_clause, condition=where.condition)
-    row = conn.execute(query, where.params).fetchone()
+    row = execute(conn, query, where.params).fetchone()
     return int(row["n"]) if row else 0
 
 

@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 from api import facets, snapshot_cache
 from api.db import Conn
 from api.facets import CameraCount, MonthCount, PersonCount, PlaceCount, ValueCount, YearCount
-from api.filters import LOCAL_TAKEN, Filters, filter_sql, invalid
+from api.filters import LOCAL_TAKEN, Filters, execute, filter_sql, invalid
 from api.summaries import SUMMARY_COLUMNS, MediaSummary, summary
 from core.db import Connection
 from core.status import job_counts
@@ -121,6 +121,6 @@ def on_this_day(
     ).format(columns=sql.SQL(SUMMARY_COLUMNS), local=LOCAL_TAKEN)
     years: dict[int, list[MediaSummary]] = {}
     params = {"month": month, "day": day_of_month, "limit": limit, "this_year": date.today().year}
-    for row in conn.execute(query, params):
+    for row in execute(conn, query, params):
         years.setdefault(int(row["year"]), []).append(summary(row))
     return OnThisDay(years=[YearItems(year=year, items=items) for year, items in years.items()])
