@@ -4,7 +4,7 @@ import { useEffect, useId, useState, type FormEvent, type ReactNode } from "reac
 import type { Album, Facets, Person } from "../api/types";
 import { CommitInput } from "./CommitInput";
 import { ImageSearch } from "./ImageSearch";
-import { plural } from "../lib/format";
+import { cameraName, plural } from "../lib/format";
 import { useApi, useDebounced } from "../lib/hooks";
 import {
   activeFilterCount, emptyFilters, filterParams, formatBbox, formatObject, parseBbox, parseObject, SORTS,
@@ -194,7 +194,7 @@ export function SearchPanel({ filters, onChange, hide = [] }: Props) {
           <label>Make <CommitInput value={filters.make} onCommit={(v) => set("make", v)} /></label>
           <label>Model <CommitInput value={filters.model} onCommit={(v) => set("model", v)} /></label>
         </div>
-        <FacetList items={f?.cameras} label={(c) => [c.make, c.model].filter(Boolean).join(" ") || "Unknown"}
+        <FacetList items={f?.cameras} label={(c) => cameraName(c.make, c.model) || "Unknown"}
           count={(c) => c.count} active={(c) => filters.make === (c.make ?? "") && filters.model === (c.model ?? "")}
           onPick={(c) => onChange({ ...filters, make: c.make ?? "", model: c.model ?? "" })} />
       </Section>

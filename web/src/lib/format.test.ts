@@ -22,3 +22,14 @@ describe("formatting", () => {
     expect(plural(1200, "person", "people")).toBe("1,200 people");
   });
 });
+
+describe("camera names", () => {
+  it("does not repeat the make", async () => {
+    const { cameraName } = await import("./format");
+    expect(cameraName("Canon", "Canon EOS 40D")).toBe("Canon EOS 40D");
+    expect(cameraName("NIKON CORPORATION", "NIKON D70")).toBe("NIKON D70");
+    expect(cameraName("Apple", "iPhone 11 Pro")).toBe("Apple iPhone 11 Pro");
+    expect(cameraName(null, "X100")).toBe("X100");
+    expect(cameraName("Fujifilm", null)).toBe("Fujifilm");
+  });
+});

@@ -55,3 +55,13 @@ export function formatExposure(value: number | string | null | undefined): strin
   if (v >= 1) return `${Number(v.toFixed(1))} s`;
   return `1/${Math.round(1 / v)} s`;
 }
+
+/** "Canon EOS 40D", not "Canon Canon EOS 40D": many cameras repeat their make in the model. */
+export function cameraName(make: string | null | undefined, model: string | null | undefined): string {
+  const m = (make ?? "").trim();
+  const d = (model ?? "").trim();
+  if (!m) return d;
+  if (!d) return m;
+  const first = m.split(/\s+/)[0]!.toLowerCase();
+  return d.toLowerCase().startsWith(first) ? d : `${m} ${d}`;
+}

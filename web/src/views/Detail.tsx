@@ -11,7 +11,7 @@ import { LocationPicker } from "../components/LocationPicker";
 import { Overlay, ocrWords, type Layers } from "../components/Overlay";
 import { Thumb } from "../components/Thumb";
 import { filtersFromParams } from "../lib/filters";
-import { formatBytes, formatDateTime, formatExposure, formatDuration, formatLocal, placeName, toInputLocal } from "../lib/format";
+import { cameraName, formatBytes, formatDateTime, formatExposure, formatDuration, formatLocal, placeName, toInputLocal } from "../lib/format";
 import { mediaLists, mediaPager, useApi, usePager, useSize } from "../lib/hooks";
 import { isTyping, itemHref } from "../lib/nav";
 import { neighbours } from "../lib/pager";
@@ -189,7 +189,7 @@ export default function DetailPage() {
             <dl className="meta">
               <Row k="Taken" v={item.taken_at_local ? `${formatLocal(item.taken_at_local)}${item.time_source === "manual" ? " (set by hand)" : ""}` : "unknown"} />
               <Row k="Kind" v={`${item.kind}, ${item.format}${item.width ? `, ${item.width}×${item.height}` : ""}${item.duration_s ? `, ${formatDuration(item.duration_s)}` : ""}`} />
-              <Row k="Camera" v={[item.camera?.make ?? item.make, item.camera?.model ?? item.model].filter(Boolean).join(" ")} />
+              <Row k="Camera" v={cameraName(item.camera?.make ?? item.make, item.camera?.model ?? item.model)} />
               <Row k="Lens" v={item.camera?.lens} />
               <Row k="Exposure" v={[item.camera?.aperture ? `f/${item.camera.aperture}` : "", formatExposure(item.camera?.exposure_time),
                 item.camera?.iso ? `ISO ${item.camera.iso}` : "", item.camera?.focal_length ? `${item.camera.focal_length} mm` : ""].filter(Boolean).join(" · ")} />

@@ -2,7 +2,7 @@ import { useState } from "react";
 import { Link } from "react-router";
 import type { OnThisDay, Stats } from "../api/types";
 import { Thumb } from "../components/Thumb";
-import { formatBytes } from "../lib/format";
+import { cameraName, formatBytes } from "../lib/format";
 import { useApi } from "../lib/hooks";
 
 function Bars<T>({ title, items, label, count, href }: { title: string; items: T[] | undefined; label(t: T): string; count(t: T): number; href?(t: T): string }) {
@@ -48,7 +48,7 @@ export function StatsPage() {
             <div><dt>Size</dt><dd>{formatBytes(s.totals.bytes)}</dd></div>
           </dl>
           <div className="stats-grid">
-            <Bars title="Cameras" items={s.cameras} label={(c) => [c.make, c.model].filter(Boolean).join(" ") || "Unknown"} count={(c) => c.count}
+            <Bars title="Cameras" items={s.cameras} label={(c) => cameraName(c.make, c.model) || "Unknown"} count={(c) => c.count}
               href={(c) => `/?${new URLSearchParams({ ...(c.make ? { make: c.make } : {}), ...(c.model ? { model: c.model } : {}) })}`} />
             <Bars title="Labels" items={s.labels} label={(l) => l.value} count={(l) => l.count} href={(l) => `/?object=${encodeURIComponent(l.value)}`} />
             <Bars title="Places" items={s.places} label={(p) => p.country ?? p.country_code ?? "?"} count={(p) => p.count}
