@@ -133,7 +133,7 @@ def stream_pcm(
     assert process.stdout is not None and process.stderr is not None
     # stderr is drained by a thread: a chatty ffmpeg must never block on a full pipe while we read stdout.
     errors: collections.deque[str] = collections.deque(maxlen=_STDERR_KEEP)
-    drain = threading.Thread(target=_drain, args=(process.stderr, errors), daemon=True)
+    drain = threading.Thread(target=drain_lines, args=(process.stderr, errors), daemon=True)
     drain.start()
     block_bytes = max(1, int(block_seconds * sample_rate)) * _BYTES_PER_SAMPLE
     finished = False
@@ -170,7 +170,8 @@ def _read_exactly(pipe: IO[bytes], size: int) -> bytes:
     return b"".join(parts)
 
 
-def _drain(pipe: IO[bytes], keep: collections.deque[str]) -> None:
+def drain_lines(pipe: IO[bytes], keep: collections.deque[str]) -> None:
+    """Read a child's stderr to its end (so it never blocks on a full pipe), keeping the last lines."""
     for raw in iter(pipe.readline, b""):
         line = raw.decode("utf-8", "replace").strip()
         if line:

@@ -15,11 +15,11 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
 
 from core.settings import TranscodeSettings
 from workers.analyzer import PermanentError, TransientError
 from workers.analyzers.transcode_rules import Decision, SourceProbe, summary, target_size
+from workers.audio import drain_lines
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +99,8 @@ def run(args: list[str], *, timeout: float, duration_s: float | None, name: str)
     assert process.stdout is not None and process.stderr is not None
     errors: collections.deque[str] = collections.deque(maxlen=_STDERR_KEEP)
     # stderr has its own reader: a corrupt file can make ffmpeg print faster than we read progress.
-    drain = threading.Thread(target=_drain, args=(process.stderr, errors), name="ffmpeg-stderr", daemon=True)
+    drain = threading.Thread(target=drain_lines, args=(process.stderr, errors), name="ffmpeg-stderr",
+                             daemon=True)
     drain.start()
     expired = threading.Event()
 
@@ -141,14 +142,6 @@ def run(args: list[str], *, timeout: float, duration_s: float | None, name: str)
         raise PermanentError(
             f"cannot decode {name}, corrupt or unsupported video (ffmpeg exit {code}): {tail}")
     log.debug("transcoded %s in %.1fs (%.1fs of video)", name, elapsed, position)
-
-
-def _drain(pipe: IO[bytes], keep: collections.deque[str]) -> None:
-    for raw in iter(pipe.readline, b""):
-        line = raw.decode("utf-8", "replace").strip()
-        if line:
-            keep.append(line)
-    pipe.close()
 
 
 def _clock(seconds: float | None) -> str:
