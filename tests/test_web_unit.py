@@ -8,6 +8,7 @@ pinned in web/package-lock.json. When CI=true a missing Node.js fails instead of
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import shutil
@@ -21,7 +22,9 @@ from core.settings import PROJECT_ROOT
 
 WEB = PROJECT_ROOT / "web"
 LOCK = WEB / "package-lock.json"
-STAMP = WEB / "node_modules" / ".pava-lock.sha256"  # the lock that node_modules was installed from
+# The lock that node_modules was installed from: the same stamp, written the same way, as the stack's page
+# build (pava/stack/page.py), so neither reinstalls what the other just installed.
+STAMP = WEB / "node_modules" / ".pava-lock.sha256"
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 pytestmark = pytest.mark.slow
@@ -50,7 +53,9 @@ def _check(result: subprocess.CompletedProcess[str], what: str) -> str:
 
 
 def _lock_digest() -> str:
-    return hashlib.sha256(LOCK.read_bytes()).hexdigest()
+    digest = hashlib.sha256()
+    digest.update(b"package-lock.json\0" + LOCK.read_bytes() + b"\0")
+    return digest.hexdigest()
 
 
 @pytest.fixture(scope="module")
@@ -58,9 +63,12 @@ def npm() -> Iterator[str]:
     """npm, with web/node_modules installed from the lock (npm ci only when needed)."""
     npm = _npm()
     digest = _lock_digest()
-    if not STAMP.exists() or STAMP.read_text().strip() != digest:
-        _check(_run([npm, "ci", "--no-audit", "--no-fund"], timeout=540), "npm ci")
-        STAMP.write_text(digest + "\n")
+    # `pava up` builds the page under the same lock: npm ci must not empty node_modules under its feet.
+    with (WEB / "package.json").open("rb") as anchor:
+        fcntl.flock(anchor, fcntl.LOCK_EX)
+        if not STAMP.exists() or STAMP.read_text().strip() != digest:
+            _check(_run([npm, "ci", "--no-audit", "--no-fund"], timeout=540), "npm ci")
+            STAMP.write_text(digest + "\n")
     yield npm
 
 
