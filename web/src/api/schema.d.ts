@@ -2342,6 +2342,8 @@ export interface components {
             queues: components["schemas"]["QueueInfo"][];
             /** Recent Failures */
             recent_failures: components["schemas"]["RecentFailure"][];
+        } & {
+            [key: string]: unknown;
         };
         /**
          * TakenAtIn
@@ -2477,8 +2479,8 @@ export interface operations {
                 analyzer?: string | null;
                 /** @description next_cursor of the previous page */
                 cursor?: string | null;
-                /** @description items per page (at most PAVA_API__PAGE_MAX, 500 by default) */
-                limit?: number;
+                /** @description items per page: 100 unless given, at most PAVA_API__PAGE_MAX (500 by default) */
+                limit?: number | null;
                 state?: ("pending" | "queued" | "running" | "done" | "failed") | null;
             };
             header?: never;
@@ -2557,8 +2559,8 @@ export interface operations {
             query?: {
                 /** @description next_cursor of the previous page */
                 cursor?: string | null;
-                /** @description items per page (at most PAVA_API__PAGE_MAX, 500 by default) */
-                limit?: number;
+                /** @description items per page: 100 unless given, at most PAVA_API__PAGE_MAX (500 by default) */
+                limit?: number | null;
             };
             header?: never;
             path?: never;
@@ -3345,8 +3347,8 @@ export interface operations {
             query?: {
                 /** @description next_cursor of the previous page */
                 cursor?: string | null;
-                /** @description items per page (at most PAVA_API__PAGE_MAX, 500 by default) */
-                limit?: number;
+                /** @description items per page: 100 unless given, at most PAVA_API__PAGE_MAX (500 by default) */
+                limit?: number | null;
             };
             header?: never;
             path?: never;
@@ -3377,8 +3379,8 @@ export interface operations {
     duplicate_groups_api_duplicates_groups_get: {
         parameters: {
             query?: {
-                /** @description items per page (at most PAVA_API__PAGE_MAX, 500 by default) */
-                limit?: number;
+                /** @description items per page: 100 unless given, at most PAVA_API__PAGE_MAX (500 by default) */
+                limit?: number | null;
                 /** @description Hamming distance T (default: the configured PAVA_DHASH__NEAR_DUPLICATE_THRESHOLD) */
                 threshold?: number | null;
             };
@@ -3425,14 +3427,19 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "image/jpeg": string;
+                };
             };
             /** @description the requested range (several: multipart/byteranges) */
             206: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "image/jpeg": string;
+                    "multipart/byteranges": string;
+                };
             };
             /** @description not modified (If-None-Match) */
             304: {
@@ -3463,6 +3470,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
+            };
+            /** @description the storage is not mounted */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };
@@ -3947,14 +3961,21 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "image/*": string;
+                    "video/*": string;
+                };
             };
             /** @description the requested range (several: multipart/byteranges) */
             206: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "image/*": string;
+                    "multipart/byteranges": string;
+                    "video/*": string;
+                };
             };
             /** @description not modified (If-None-Match) */
             304: {
@@ -3985,6 +4006,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
+            };
+            /** @description the storage is not mounted */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };
@@ -4005,14 +4033,19 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "video/*": string;
+                };
             };
             /** @description the requested range (several: multipart/byteranges) */
             206: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "multipart/byteranges": string;
+                    "video/*": string;
+                };
             };
             /** @description not modified (If-None-Match) */
             304: {
@@ -4044,13 +4077,20 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            /** @description the storage is not mounted */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
         };
     };
     media_similar_api_media__media_id__similar_get: {
         parameters: {
             query?: {
-                /** @description items per page (at most PAVA_API__PAGE_MAX, 500 by default) */
-                limit?: number;
+                /** @description items per page: 100 unless given, at most PAVA_API__PAGE_MAX (500 by default) */
+                limit?: number | null;
                 /** @description Hamming distance T (default: the configured PAVA_DHASH__NEAR_DUPLICATE_THRESHOLD) */
                 threshold?: number | null;
             };
@@ -4113,14 +4153,19 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "text/vtt": string;
+                };
             };
             /** @description the requested range (several: multipart/byteranges) */
             206: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "multipart/byteranges": string;
+                    "text/vtt": string;
+                };
             };
             /** @description not modified (If-None-Match) */
             304: {
@@ -4151,6 +4196,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
+            };
+            /** @description the storage is not mounted */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };
@@ -4173,14 +4225,21 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "image/jpeg": string;
+                    "image/webp": string;
+                };
             };
             /** @description the requested range (several: multipart/byteranges) */
             206: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "image/jpeg": string;
+                    "image/webp": string;
+                    "multipart/byteranges": string;
+                };
             };
             /** @description not modified (If-None-Match) */
             304: {
@@ -4211,6 +4270,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
+            };
+            /** @description the storage is not mounted */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };
@@ -4355,8 +4421,8 @@ export interface operations {
             query?: {
                 /** @description next_cursor of the previous page */
                 cursor?: string | null;
-                /** @description items per page (at most PAVA_API__PAGE_MAX, 500 by default) */
-                limit?: number;
+                /** @description items per page: 100 unless given, at most PAVA_API__PAGE_MAX (500 by default) */
+                limit?: number | null;
             };
             header?: never;
             path: {
@@ -4457,8 +4523,8 @@ export interface operations {
     similar_to_file_api_similar_post: {
         parameters: {
             query?: {
-                /** @description items per page (at most PAVA_API__PAGE_MAX, 500 by default) */
-                limit?: number;
+                /** @description items per page: 100 unless given, at most PAVA_API__PAGE_MAX (500 by default) */
+                limit?: number | null;
                 /** @description Hamming distance T (default: the configured PAVA_DHASH__NEAR_DUPLICATE_THRESHOLD) */
                 threshold?: number | null;
             };
