@@ -101,7 +101,6 @@ def clusters(conn: Connection, where: FilterSql, view: Box, zoom: int) -> MapClu
     bind = Binder(prefix="v")
     query = sql.SQL(
         """
-        {with_clause}
         SELECT count(*) AS count, avg(m.effective_lat) AS lat, avg(m.effective_lon) AS lon,
                min(m.effective_lon) AS west, min(m.effective_lat) AS south,
                max(m.effective_lon) AS east, max(m.effective_lat) AS north,
@@ -111,7 +110,7 @@ def clusters(conn: Connection, where: FilterSql, view: Box, zoom: int) -> MapClu
          GROUP BY {cell}
          ORDER BY count DESC, lat, lon
         """
-    ).format(with_clause=where.with_clause, condition=where.condition,
+    ).format(condition=where.condition,
              view=box_condition(grid.box, bind),
              cell=_CELL.format(n=bind(cells_per_side(zoom)), max_lat=sql.Literal(MERCATOR_MAX_LAT)))
     found = [_cluster(row) for row in execute(conn, query, {**where.params, **bind.params})]

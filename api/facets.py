@@ -111,7 +111,6 @@ def column_facets(conn: Connection, where: FilterSql, wanted: Collection[str]) -
     selected = sql.SQL("").join(sql.SQL("{}, ").format(sql.Identifier(name)) for name in grouped)
     query = sql.SQL(
         """
-        {with_clause}
         SELECT {grouping} AS grouping, {selected} count(*) AS count, sum(h.size_bytes) AS bytes
           FROM (SELECT m.make, m.model, m.kind, m.format, m.country_code, m.country, m.source, m.size_bytes,
                        date_trunc('month', {local}) AS month
@@ -121,7 +120,7 @@ def column_facets(conn: Connection, where: FilterSql, wanted: Collection[str]) -
     ).format(
         grouping=sql.SQL("GROUPING({})").format(sql.SQL(", ").join(map(sql.Identifier, grouped)))
         if grouped else sql.SQL("0"),
-        with_clause=where.with_clause, selected=selected, local=LOCAL_TAKEN, condition=where.condition,
+        selected=selected, local=LOCAL_TAKEN, condition=where.condition,
         grouping_sets=grouping_sets)
     rows_by_set: dict[int, list[dict[str, Any]]] = {}
     for row in execute(conn, query, where.params):
@@ -184,14 +183,13 @@ def label_facet(conn: Connection, where: FilterSql) -> list[ValueCount]:
     # The set-returning function in the select list (ProjectSet) costs a third less than a lateral join.
     query = sql.SQL(
         """
-        {with_clause}
         SELECT label AS value, count(*) AS count
           FROM (SELECT jsonb_object_keys(s.label_counts) AS label FROM object_scan s WHERE {matching}) k
          GROUP BY label
          ORDER BY count DESC, value
          LIMIT {top}
         """
-    ).format(with_clause=where.with_clause, matching=where.matching("s.media_id"), top=sql.Literal(TOP))
+    ).format(matching=where.matching("s.media_id"), top=sql.Literal(TOP))
     return [ValueCount(value=r["value"], count=r["count"]) for r in execute(conn, query, where.params)]
 
 
@@ -200,7 +198,6 @@ def people_facet(conn: Connection, where: FilterSql) -> list[PersonCount]:
     # face_person_media (0009) hands the faces over sorted by person and item: the distinct count streams.
     query = sql.SQL(
         """
-        {with_clause}
         SELECT p.id, p.name, pm.count
           FROM (SELECT f.person_id, count(DISTINCT f.media_id) AS count FROM face f
                  WHERE f.person_id IS NOT NULL AND {matching}
@@ -210,6 +207,6 @@ def people_facet(conn: Connection, where: FilterSql) -> list[PersonCount]:
          ORDER BY pm.count DESC, p.id
          LIMIT {top}
         """
-    ).format(with_clause=where.with_clause, matching=where.matching("f.media_id"), top=sql.Literal(TOP))
+    ).format(matching=where.matching("f.media_id"), top=sql.Literal(TOP))
     rows = execute(conn, query, where.params)
     return [PersonCount(id=r["id"], name=r["name"], count=r["count"]) for r in rows]

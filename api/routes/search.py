@@ -90,9 +90,9 @@ def _page_query(where: FilterSql, order: ordering.Sort, cursor: str | None,
     condition = where.condition
     if cursor:
         condition = sql.SQL("{} AND {}").format(condition, ordering.after_cursor(order, cursor, params))
-    return sql.SQL("{with_clause}SELECT {columns}, {rank} AS rank FROM media m WHERE {condition}"
+    return sql.SQL("SELECT {columns}, {rank} AS rank FROM media m WHERE {condition}"
                    " ORDER BY {order} LIMIT %(limit)s").format(
-        with_clause=where.with_clause, columns=sql.SQL(SUMMARY_COLUMNS), rank=where.rank,
+        columns=sql.SQL(SUMMARY_COLUMNS), rank=where.rank,
         condition=condition, order=ordering.order_by(order))
 
 
@@ -127,8 +127,7 @@ def _ranked_page_query(where: FilterSql, text_match: sql.Composable, order: orde
 
 
 def count_matching(conn: Connection, where: FilterSql) -> int:
-    query = sql.SQL("{with_clause}SELECT count(*) AS n FROM media m WHERE {condition}").format(
-        with_clause=where.with_clause, condition=where.condition)
+    query = sql.SQL("SELECT count(*) AS n FROM media m WHERE {condition}").format(condition=where.condition)
     row = execute(conn, query, where.params).fetchone()
     return int(row["n"]) if row else 0
 
