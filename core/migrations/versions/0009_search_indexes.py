@@ -6,7 +6,7 @@ expression statistics) only to the same expression: change them together.
 
 Revision ID: 0009_search_indexes
 Revises: 0008_transcode
-Create Date: 2026-12-04
+Create Date: 2026-12-03
 """
 
 from alembic import op
