@@ -173,8 +173,6 @@ def _print_summary(result: UpResult) -> None:
         else:
             echo("  log in            no admin account: ./pava.sh user add NAME --role admin")
         echo(f"  API               {web['docs_url']}")
-        for warning in web.get("warnings", []):
-            echo(f"  warning: {warning}")
         if not web["api_ok"]:
             echo(f"  FRONT DOOR NOT ANSWERING ({web['api_error']}): see {logs}/api.log and "
                  f"{logs}/nginx-error.log")

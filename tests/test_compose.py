@@ -103,6 +103,8 @@ def test_nginx_service_uses_the_shared_template_and_the_certificate_volume(compo
     assert (PROJECT_ROOT / "nginx" / "placeholder" / "index.html").exists()
     assert mounts[env["PAVA_NGINX_PLACEHOLDER_ROOT"]] == "./nginx/placeholder"
     assert mounts[env["PAVA_NGINX_WEB_ROOT"]] == "./web/dist"
+    # /config.json: the built page's own file unless another folder is named.
+    assert env["PAVA_NGINX_PAGE_CONFIG_ROOT"] == f"${{PAVA_PAGE_CONFIG_ROOT:-{env['PAVA_NGINX_WEB_ROOT']}}}"
     assert env["PAVA_NGINX_API"] == "api:8300" and "8300" in services["api"]["command"]
     assert env["PAVA_NGINX_CONSOLE"] == "rabbitmq:15672"
     # The certificate: made (or a real one kept) by the one-shot into the folder nginx reads.

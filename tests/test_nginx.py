@@ -26,15 +26,16 @@ from core.settings import PROJECT_ROOT, Settings
 from pava.services.postgres import PostgresCluster, free_port
 from pava.services.rabbitmq import RabbitNode
 from pava.stack import tls
+from pava.stack.config import StackSettings
 from pava.stack.nginx import (
     SITE_TEMPLATE,
     FrontDoor,
     Nginx,
     NginxError,
     fill,
-    page_tiles_warning,
     placeholders,
     tiles_allow,
+    write_page_config,
 )
 from tests.conftest import API_PASSWORD
 from tests.support import popen_pava
@@ -57,7 +58,7 @@ def _door(nginx: Nginx, cert: tls.Certificate, **changes: Any) -> FrontDoor:
         "prefix": nginx.prefix, "logs": nginx.logs, "https_port": free_port(), "http_port": free_port(),
         "cert": cert.cert, "key": cert.key, "cert_sha256": cert.sha256, "api": "127.0.0.1:9",
         "console": "127.0.0.1:9", "upload_max_bytes": UPLOAD_MAX, "tiles": TILES,
-        "hsts_max_age": 31536000,
+        "hsts_max_age": 31536000, "page_config_root": nginx.prefix.parent / "page",
     }
     values.update(changes)
     return FrontDoor(**values)
@@ -90,7 +91,14 @@ def test_config_passes_nginx_t_and_runs_as_a_plain_process(tmp_path: Path) -> No
         assert f"client_max_body_size {UPLOAD_MAX};" in site
         assert "proxy_pass http://pava_console;" in site  # no URI part: %2F stays encoded
         assert f"img-src 'self' data: blob: {TILES};" in site
+        assert (f"location = /config.json {{\n        root {door.page_config_root};\n        expires -1;\n"
+                "    }") in site
 
+        # No tiles (offline): no tile origin in the CSP, and the config still passes.
+        assert nginx.write(_door(nginx, cert, https_port=door.https_port, http_port=door.http_port,
+                                 tiles=StackSettings(_env_file=None, map_tile_url="").tile_origins)) is True
+        assert "img-src 'self' data: blob: ; media-src" in nginx.site_file.read_text()
+        nginx.check(nginx.config_file)
         # A renewed certificate changes the config (so `pava up` reloads nginx).
         assert nginx.write(_door(nginx, cert, https_port=door.https_port, http_port=door.http_port,
                                  cert_sha256="0" * 64)) is True
@@ -127,13 +135,22 @@ def test_tile_servers_of_the_page_are_checked_against_the_csp(tmp_path: Path) ->
     assert not tiles_allow("https://tile.openstreetmap.org", "http://tile.openstreetmap.org/{z}.png")
     assert not tiles_allow("https://tile.openstreetmap.org", "https://tiles.example.org:8443/{z}.png")
     assert not tiles_allow("", osm)
-    assert page_tiles_warning(tmp_path, "https://tile.openstreetmap.org") is None  # no built page
-    (tmp_path / "config.json").write_text(json.dumps({"tileUrl": osm}))
-    assert page_tiles_warning(tmp_path, "https://tile.openstreetmap.org") is None
-    warning = page_tiles_warning(tmp_path, "https://tiles.example.org")
-    assert warning is not None and "PAVA_STACK__MAP_TILES" in warning
-    (tmp_path / "config.json").write_text(json.dumps({"tileUrl": ""}))  # no tiles (offline): fine
-    assert page_tiles_warning(tmp_path, "https://tiles.example.org") is None
+
+
+def test_page_config_is_written_whole_and_readable(tmp_path: Path) -> None:
+    folder = tmp_path / "page"
+    values = StackSettings(_env_file=None).page_config()
+    assert write_page_config(folder, values) is True
+    assert write_page_config(folder, values) is False  # unchanged: not rewritten
+    target = folder / "config.json"
+    # The defaults are the ones the page ships with.
+    assert json.loads(target.read_text()) == json.loads((PROJECT_ROOT / "web" / "public" / "config.json")
+                                                        .read_text())
+    # nginx's workers run as another user: the file is world-readable, and no temporary file is left.
+    assert target.stat().st_mode & 0o777 == 0o644
+    assert write_page_config(folder, {**values, "tileUrl": ""}) is True
+    assert json.loads(target.read_text())["tileUrl"] == ""
+    assert [path.name for path in folder.iterdir()] == ["config.json"]
 
 
 # -- the certificate ---------------------------------------------------------------------------------------
@@ -252,6 +269,65 @@ def _stop(process: subprocess.Popen[Any]) -> None:
             process.wait()
 
 
+def _start_nginx(nginx: Nginx, door: FrontDoor, ready: str) -> subprocess.Popen[Any]:
+    """Write the config and run nginx as `pava up` does; returns once ``ready`` answers over HTTPS."""
+    nginx.write(door)
+    nginx_log = nginx.logs / "nginx.out"
+    nginx.logs.mkdir(parents=True, exist_ok=True)
+    with nginx_log.open("w") as out:
+        process = subprocess.Popen(nginx.argv(), stdout=out, stderr=subprocess.STDOUT,
+                                   stdin=subprocess.DEVNULL)
+    try:
+        _wait_http(f"https://127.0.0.1:{door.https_port}{ready}", process, nginx_log)
+    except BaseException:
+        _stop(process)
+        raise
+    return process
+
+
+@pytest.mark.parametrize("tile_url", ["https://tile.openstreetmap.org/{z}/{x}/{y}.png", ""],
+                         ids=["osm", "no-tiles"])
+def test_page_config_from_the_settings_through_a_real_nginx(tile_url: str) -> None:
+    base = _open_dir("pava-page-config-")
+    process: subprocess.Popen[Any] | None = None
+    try:
+        cfg = StackSettings(_env_file=None, map_tile_url=tile_url, map_tile_max_zoom=17)
+        cert = tls.ensure_self_signed(base / "ssl", ["localhost", "127.0.0.1"])
+        nginx = Nginx(base / "nginx", base / "log")
+        door = _door(nginx, cert, tiles=cfg.tile_origins)  # the API is not needed here
+        write_page_config(door.page_config_root, cfg.page_config())
+        process = _start_nginx(nginx, door, "/config.json")
+        context = ssl.create_default_context(cafile=str(cert.cert))
+        url = f"https://localhost:{door.https_port}"
+        with httpx.Client(base_url=url, verify=context, timeout=30) as client:
+            answer = client.get("/config.json")
+            assert answer.status_code == 200
+            assert answer.json() == {"tileUrl": tile_url, "tileAttribution": cfg.map_tile_attribution,
+                                     "tileMaxZoom": 17}
+            assert answer.headers["content-type"].startswith("application/json")
+            # One Cache-Control (from `expires -1`, not repeated by the server's add_header), and the
+            # server's security headers still there: the location adds no header of its own.
+            assert answer.headers.get_list("cache-control") == ["no-cache"]
+            assert "expires" in answer.headers
+            assert answer.headers["strict-transport-security"] == "max-age=31536000"
+            assert answer.headers["x-content-type-options"] == "nosniff"
+            assert answer.headers["x-frame-options"] == "DENY"
+            assert answer.headers["referrer-policy"] == "strict-origin-when-cross-origin"
+            csp = answer.headers["content-security-policy"]
+            img_src = next(d.split() for d in csp.split(";") if d.strip().startswith("img-src"))
+            expected = [] if not tile_url else ["https://tile.openstreetmap.org"]
+            assert img_src == ["img-src", "'self'", "data:", "blob:", *expected]
+
+            # A new file is served at once: nginx reads it per request, nothing is reloaded.
+            write_page_config(door.page_config_root, {**cfg.page_config(), "tileUrl": "", "tileMaxZoom": 3})
+            again = client.get("/config.json")
+            assert again.json()["tileUrl"] == "" and again.json()["tileMaxZoom"] == 3
+    finally:
+        if process is not None:
+            _stop(process)
+        shutil.rmtree(base, ignore_errors=True)
+
+
 @pytest.fixture(scope="module")
 def front(postgres: PostgresCluster, template_db: str, rabbit: RabbitNode) -> Iterator[Front]:
     base = _open_dir("pava-front-")
@@ -283,13 +359,7 @@ def front(postgres: PostgresCluster, template_db: str, rabbit: RabbitNode) -> It
         nginx = Nginx(base / "nginx", base / "log")
         door = _door(nginx, cert, api=f"127.0.0.1:{settings.api.port}",
                      console=f"127.0.0.1:{rabbit.management_port}", web_root=base / "web")
-        nginx.write(door)
-        nginx_log = base / "nginx.out"
-        with nginx_log.open("w") as out:
-            process = subprocess.Popen(nginx.argv(), stdout=out, stderr=subprocess.STDOUT,
-                                       stdin=subprocess.DEVNULL)
-        processes.append(process)
-        _wait_http(f"https://127.0.0.1:{door.https_port}/api/health", process, nginx_log)
+        processes.append(_start_nginx(nginx, door, "/api/health"))
         yield Front(https=f"https://localhost:{door.https_port}", http_port=door.http_port,
                     https_port=door.https_port, cert=cert.cert, web_root=base / "web", settings=settings,
                     rabbit=rabbit)

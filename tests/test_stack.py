@@ -125,9 +125,48 @@ def test_front_door_settings_are_checked() -> None:
     with pytest.raises(ValidationError, match="not an origin"):
         StackSettings(map_tiles="https://tiles.example.org; script-src *")
     cfg = StackSettings(map_tiles=" https://a.example.org  https://*.b.example.org:8443 ",
+                        map_tile_url="https://x.b.example.org:8443/{z}/{x}/{y}.png",
                         server_names="photos.example.org, 192.168.1.20")
     assert cfg.map_tiles == "https://a.example.org https://*.b.example.org:8443"
+    assert cfg.tile_origins == cfg.map_tiles  # given: used as it is
     assert cfg.names == ["photos.example.org", "192.168.1.20"]
+
+
+def test_map_tile_settings_give_the_page_config_and_the_csp_origins() -> None:
+    osm = StackSettings(_env_file=None)
+    assert osm.map_tiles == "" and osm.tile_origins == "https://tile.openstreetmap.org"
+    assert osm.page_config() == json.loads((PROJECT_ROOT / "web" / "public" / "config.json").read_text())
+    # The origin is derived from the URL: port kept, a {s} subdomain (Leaflet's a/b/c servers) as *.
+    for url, origin in (("http://tiles.lan:8080/osm/{z}/{x}/{y}.png", "http://tiles.lan:8080"),
+                        ("https://{s}.tile.example.org/{z}/{x}/{y}.png", "https://*.tile.example.org"),
+                        ("https://tile-{s}.example.org/{z}/{x}/{y}{r}.png", "https://*.example.org"),
+                        (" HTTPS://Tiles.Example.org/{z}/{x}/{y}.png ", "https://tiles.example.org")):
+        cfg = StackSettings(_env_file=None, map_tile_url=url)
+        assert cfg.tile_origins == origin, url
+        assert cfg.page_config()["tileUrl"] == url.strip()
+    # No tiles (offline): nothing for the page to load, nothing in the CSP.
+    offline = StackSettings(_env_file=None, map_tile_url="", map_tile_max_zoom=12)
+    assert offline.tile_origins == ""
+    assert offline.page_config() == {"tileUrl": "", "tileAttribution": osm.map_tile_attribution,
+                                     "tileMaxZoom": 12}
+    # Both given, they must agree: a URL the CSP refuses would leave the map blank.
+    StackSettings(_env_file=None, map_tiles="https://*.tile.example.org",
+                  map_tile_url="https://{s}.tile.example.org/{z}/{x}/{y}.png")
+    for tiles, url in (("https://tiles.example.org", "https://tile.openstreetmap.org/{z}/{x}/{y}.png"),
+                       ("https://tile.openstreetmap.org", "http://tile.openstreetmap.org/{z}/{x}/{y}.png"),
+                       ("https://tiles.example.org", "https://tiles.example.org:8443/{z}/{x}/{y}.png")):
+        with pytest.raises(ValidationError, match="does not allow PAVA_STACK__MAP_TILE_URL"):
+            StackSettings(_env_file=None, map_tiles=tiles, map_tile_url=url)
+    for bad in ("ftp://tiles.example.org/{z}/{x}/{y}.png", "//tiles.example.org/{z}/{x}/{y}.png",
+                "javascript:alert(1)", "https://tiles.example.org/{z}/{x}/{y}.png?k=$KEY",
+                "https://tiles.example.org/{z} /{x}/{y}.png", "https://tiles.example.org/';alert(1)//",
+                'https://tiles.example.org/"{z}.png', "https://tiles.example.org/{z};{x}.png",
+                "https://evil.example\\@tiles.example.org/{z}.png", "https://{s}.{r}.example.org/{z}.png",
+                "https://tiles.example.org:99999/{z}.png", "https:///{z}/{x}/{y}.png"):
+        with pytest.raises(ValidationError):
+            StackSettings(_env_file=None, map_tile_url=bad)
+    with pytest.raises(ValidationError):
+        StackSettings(_env_file=None, map_tile_max_zoom=30)
 
 
 def test_given_certificate_must_match_its_key(tmp_path: Path) -> None:

@@ -9,11 +9,41 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from pava.stack.nginx import tiles_allow
+
 _ORIGIN = re.compile(r"^https?://(\*\.)?[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
+# The tile URL reaches the page as JSON and Leaflet's <img> sources, never nginx's config; still nothing that
+# could quote, expand or end something along the way. Backslash and "@": browsers read "a.org\@b.org" as host
+# a.org where urlsplit sees b.org, so the origin derived for the CSP would not be the one asked.
+_TILE_URL_UNSAFE = re.compile(r"""[\s"'`$;\\@<>]""")
+OSM_TILE_URL = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+OSM_ATTRIBUTION = '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors'
+
+
+def tile_origin(url: str) -> str:
+    """The CSP origin a tile URL template loads from: ``scheme://host[:port]``, with a ``{s}`` subdomain
+    (Leaflet's a/b/c servers) as ``*.``. ValueError for a URL no plain origin covers."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError as exc:
+        raise ValueError(f"{url!r} has no valid port") from exc
+    host = parts.hostname or ""
+    first, _, rest = host.partition(".")
+    if "{s}" in first and rest:
+        # A CSP wildcard stands for whole leading labels only, so "tile-{s}.example.org" is "*.example.org".
+        host = f"*.{rest}"
+    origin = f"{parts.scheme}://{host}" + (f":{port}" if port is not None else "")
+    if not _ORIGIN.match(origin):
+        raise ValueError(f"the tile URL {url!r} has no plain http(s) origin (got {origin!r}); placeholders "
+                         "other than {s} in the leading label of the host cannot go into the CSP")
+    return origin
 
 
 class StackSettings(BaseSettings):
@@ -47,10 +77,18 @@ class StackSettings(BaseSettings):
         default=None, description="a real certificate (PEM, full chain) instead of the self-signed one; "
         "with PAVA_STACK__TLS_KEY")
     tls_key: Path | None = Field(default=None, description="the unencrypted PEM key of PAVA_STACK__TLS_CERT")
+    map_tile_url: str = Field(
+        default=OSM_TILE_URL,
+        description="the web page's map tiles (Leaflet URL template, served to the page as /config.json); "
+        "empty: no tiles (offline), pins and areas drawn without a base map")
+    map_tile_attribution: str = Field(
+        default=OSM_ATTRIBUTION, description="the credit line (HTML) the map shows for its tiles")
+    map_tile_max_zoom: int = Field(
+        default=19, ge=1, le=22, description="the deepest zoom level the tile server has")
     map_tiles: str = Field(
-        default="https://tile.openstreetmap.org",
+        default="",
         description="space-separated origins the web page's map may load tiles from "
-        "(Content-Security-Policy)")
+        "(Content-Security-Policy); empty: the origin of PAVA_STACK__MAP_TILE_URL")
     hsts_max_age: int = Field(
         default=31536000, ge=0,
         description="seconds browsers keep to HTTPS for this host (Strict-Transport-Security)")
@@ -64,6 +102,28 @@ class StackSettings(BaseSettings):
                 raise ValueError(f"{origin!r} is not an origin like https://tile.openstreetmap.org")
         return " ".join(value.split())
 
+    @field_validator("map_tile_url")
+    @classmethod
+    def _tile_url(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            return value
+        if not value.lower().startswith(("http://", "https://")):
+            raise ValueError(f"{value!r} is not an http(s) URL like {OSM_TILE_URL}")
+        if _TILE_URL_UNSAFE.search(value):
+            raise ValueError(f"{value!r}: a tile URL has no spaces, quotes, $, ;, backslash, @ or <>")
+        tile_origin(value)
+        return value
+
+    @model_validator(mode="after")
+    def _tiles_allowed(self) -> StackSettings:
+        # Both given and disagreeing, the map would stay blank with the reason only in a browser's console.
+        if self.map_tiles and self.map_tile_url and not tiles_allow(self.map_tiles, self.map_tile_url):
+            raise ValueError(f"PAVA_STACK__MAP_TILES ({self.map_tiles}) does not allow "
+                             f"PAVA_STACK__MAP_TILE_URL ({self.map_tile_url}): add its origin "
+                             f"({tile_origin(self.map_tile_url)}), or leave MAP_TILES empty")
+        return self
+
     @model_validator(mode="after")
     def _cert_and_key_together(self) -> StackSettings:
         if (self.tls_cert is None) != (self.tls_key is None):
@@ -74,6 +134,18 @@ class StackSettings(BaseSettings):
     def names(self) -> list[str]:
         """The extra names of ``server_names``, in order."""
         return [n.strip() for n in self.server_names.split(",") if n.strip()]
+
+    @property
+    def tile_origins(self) -> str:
+        """What the page's CSP allows tiles from: ``map_tiles``, else the tile URL's origin, else none."""
+        if self.map_tiles:
+            return self.map_tiles
+        return tile_origin(self.map_tile_url) if self.map_tile_url else ""
+
+    def page_config(self) -> dict[str, Any]:
+        """The web page's run-time settings (``/config.json``, read by web/src/lib/config.ts)."""
+        return {"tileUrl": self.map_tile_url, "tileAttribution": self.map_tile_attribution,
+                "tileMaxZoom": self.map_tile_max_zoom}
 
 
 @dataclass(frozen=True)
@@ -105,6 +177,11 @@ class StackPaths:
     @property
     def nginx(self) -> Path:
         return self.home / "nginx"
+
+    @property
+    def page_config(self) -> Path:
+        """The folder of the page's ``config.json``: a file nginx serves, so a change needs no reload."""
+        return self.nginx / "page"
 
     @property
     def ssl(self) -> Path:

@@ -14,9 +14,11 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from core.settings import PROJECT_ROOT
@@ -29,6 +31,7 @@ MAIN_TEMPLATE = TEMPLATES / "nginx.conf.template"
 PLACEHOLDER_ROOT = TEMPLATES / "placeholder"
 WEB_ROOT = PROJECT_ROOT / "web" / "dist"
 TEMP_DIRS = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+PAGE_CONFIG = "config.json"
 
 _PLACEHOLDER = re.compile(r"\$\{(PAVA_NGINX_[A-Z0-9_]+)\}")
 # Characters that would end a directive, open a block, quote or expand inside nginx's config: a value
@@ -77,17 +80,28 @@ def tiles_allow(tiles: str, url: str) -> bool:
     return False
 
 
-def page_tiles_warning(web_root: Path, tiles: str) -> str | None:
-    """A warning when the built page's ``config.json`` names a tile server the CSP does not allow (the
-    map would stay blank, with the reason only in the browser's console)."""
+def write_page_config(folder: Path, values: Mapping[str, Any]) -> bool:
+    """Write the page's ``config.json`` into ``folder`` (nginx serves it at /config.json); True when it
+    changed. Replaced in one rename: nginx reads it per request, so it never sees half a file, and needs no
+    reload."""
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / PAGE_CONFIG
+    text = json.dumps(dict(values), indent=2, ensure_ascii=False) + "\n"
+    if target.is_file() and target.read_text(encoding="utf-8") == text:
+        return False
+    descriptor, name = tempfile.mkstemp(prefix=".config-", suffix=".json", dir=folder)
+    temporary = Path(name)
     try:
-        url = json.loads((web_root / "config.json").read_text()).get("tileUrl", "")
-    except (OSError, ValueError, AttributeError):
-        return None
-    if not isinstance(url, str) or not url.strip() or tiles_allow(tiles, url.strip()):
-        return None
-    return (f"{web_root / 'config.json'} loads map tiles from {url.strip()}, which PAVA_STACK__MAP_TILES "
-            f"({tiles or 'empty'}) does not allow: add its origin there, or the map stays blank")
+        with os.fdopen(descriptor, "w", encoding="utf-8") as out:
+            out.write(text)
+        # mkstemp makes the file 0600; nginx's workers (another user when run as root) must read it.
+        temporary.chmod(0o644)
+        temporary.replace(target)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    log.info("the page's settings written to %s", target)
+    return True
 
 
 def _open_path_to(path: Path) -> None:
@@ -140,8 +154,9 @@ class FrontDoor:
     api: str  # host:port of uvicorn
     console: str  # host:port of RabbitMQ's management listener (serving under /rabbitmq)
     upload_max_bytes: int
-    tiles: str  # origins the page's map may load tiles from
+    tiles: str  # origins the page's map may load tiles from (empty: none)
     hsts_max_age: int
+    page_config_root: Path  # the folder of the page's config.json (see write_page_config)
     web_root: Path = WEB_ROOT
     placeholder_root: Path = PLACEHOLDER_ROOT
     public_https_port: int | None = None  # the port browsers use, when something in front maps ports
@@ -158,6 +173,7 @@ class FrontDoor:
             "PAVA_NGINX_CONSOLE": self.console,
             "PAVA_NGINX_WEB_ROOT": str(self.web_root),
             "PAVA_NGINX_PLACEHOLDER_ROOT": str(self.placeholder_root),
+            "PAVA_NGINX_PAGE_CONFIG_ROOT": str(self.page_config_root),
             "PAVA_NGINX_UPLOAD_MAX": str(self.upload_max_bytes),
             "PAVA_NGINX_TILES": self.tiles,
             "PAVA_NGINX_HSTS_MAX_AGE": str(self.hsts_max_age),
@@ -225,7 +241,7 @@ class Nginx:
         for name in TEMP_DIRS:
             (self.prefix / "tmp" / name).mkdir(parents=True, exist_ok=True)
         if os.geteuid() == 0:
-            for path in (self.prefix, door.web_root, door.placeholder_root):
+            for path in (self.prefix, door.web_root, door.placeholder_root, door.page_config_root):
                 _open_path_to(path)
 
     def check(self, config: Path) -> None:

@@ -38,7 +38,7 @@ from pava.services.rabbitmq import RabbitNode
 from pava.stack import page, tls
 from pava.stack import sample as sample_set
 from pava.stack.config import StackPaths, StackSettings
-from pava.stack.nginx import WEB_ROOT, FrontDoor, Nginx, NginxError, page_tiles_warning
+from pava.stack.nginx import FrontDoor, Nginx, NginxError, write_page_config
 from pava.stack.state import ServiceState, StackState, locked, secret, write_env_file
 from pava.stack.supervisor import Program, Supervisor, env_fingerprint, pava_argv, programs
 from workers.registry import REGISTRY
@@ -323,7 +323,8 @@ def front_door(settings: Settings, cfg: StackSettings, paths: StackPaths, cert: 
         prefix=paths.nginx, logs=paths.logs, https_port=cfg.https_port, http_port=cfg.http_port,
         cert=cert.cert, key=cert.key, cert_sha256=cert.sha256,
         api=f"{_loopback(settings.api.host)}:{settings.api.port}", console=_console_upstream(management_url),
-        upload_max_bytes=settings.api.upload_max_bytes, tiles=cfg.map_tiles, hsts_max_age=cfg.hsts_max_age,
+        upload_max_bytes=settings.api.upload_max_bytes, tiles=cfg.tile_origins, hsts_max_age=cfg.hsts_max_age,
+        page_config_root=paths.page_config,
     )
 
 
@@ -532,6 +533,9 @@ def up(settings: Settings, cfg: StackSettings, *, ingest: bool = True,
         built = page.ensure_built(paths.logs / "web-build.log")
         cert = certificate(cfg, paths)
         nginx = Nginx(paths.nginx, paths.logs)
+        # Before nginx starts, so the page never falls back to its built-in defaults; a changed file is
+        # served as it lands, with no reload.
+        write_page_config(paths.page_config, cfg.page_config())
         try:
             nginx_changed = nginx.write(front_door(effective, cfg, paths, cert, management_url))
             nginx_argv = nginx.argv()
@@ -551,9 +555,6 @@ def up(settings: Settings, cfg: StackSettings, *, ingest: bool = True,
         })
         state.save(paths.state_file)
         problem = wait_front_door(cfg)
-        tiles_warning = page_tiles_warning(WEB_ROOT, cfg.map_tiles)
-        if tiles_warning:
-            log.warning("%s", tiles_warning)
         result.web = {
             "url": _public_url(cfg), "api_url": _public_url(cfg, "/api/"),
             "docs_url": _public_url(cfg, "/api/docs"), "https_port": cfg.https_port,
@@ -561,7 +562,6 @@ def up(settings: Settings, cfg: StackSettings, *, ingest: bool = True,
             "api_ok": problem is None, "api_error": problem, "admin_user": result.admin_user,
             "secret_key_file": str(paths.secrets / API_SECRET) if own_key else None,
             "certificate": cert.as_json(), "nginx_config": str(nginx.config_file),
-            "warnings": [tiles_warning] if tiles_warning else [],
             "page": built.as_json(),
         }
 
