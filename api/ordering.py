@@ -23,6 +23,7 @@ from typing import Any, Literal
 from psycopg import sql
 
 from api.filters import invalid
+from api.paging import timestamp
 
 SortName = Literal["-taken_at", "taken_at", "-ingested_at", "ingested_at", "relevance"]
 
@@ -43,14 +44,7 @@ def _time(row: dict[str, Any], column: str) -> str | None:
 
 
 def _instant(value: Any, *, nullable: bool) -> datetime | None:
-    if value is None and nullable:
-        return None
-    if not isinstance(value, str):
-        raise TypeError("not a time")
-    parsed = datetime.fromisoformat(value)
-    if parsed.tzinfo is None:
-        raise ValueError("a time without offset")
-    return parsed
+    return None if value is None and nullable else timestamp(value)
 
 
 def _rank(value: Any) -> float:
