@@ -9,6 +9,7 @@ import os
 import re
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 import pytest
 
@@ -235,8 +236,44 @@ def test_thumbnails(api: ApiClient, settings: Settings, corpus: Path, photo: int
     assert api.get(f"/api/media/{video}/thumbnail").headers["content-type"] == "image/webp"
     bad = api.get(f"/api/media/{photo}/thumbnail?size=huge")
     assert bad.status_code == 422 and bad.json()["problems"][0]["field"].endswith("size")
-    # A thumbnail that was never made (or was lost): 404, not a 500.
-    (settings.storage_root / thumbnail_rel(sha, THUMB_GRID)).unlink()
+
+
+def test_a_missing_thumbnail_file_gives_a_static_placeholder(api: ApiClient, settings: Settings, corpus: Path,
+                                                              photo: int, video: int) -> None:
+    # A thumbnail never made (a video whose poster failed) or lost: the item exists, so the page gets a
+    # tile to show rather than a 404 in the console.
+    photo_grid = settings.storage_root / thumbnail_rel(
+        hashlib.sha512((corpus / GPS_PHOTO).read_bytes()).hexdigest(), THUMB_GRID)
+    kept = photo_grid.read_bytes()
+    answers = []
+    for media_id, name in ((photo, GPS_PHOTO), (video, SPEECH_VIDEO)):
+        sha = hashlib.sha512((corpus / name).read_bytes()).hexdigest()
+        for size, which in (("grid", THUMB_GRID), ("preview", THUMB_PREVIEW)):
+            (settings.storage_root / thumbnail_rel(sha, which)).unlink()
+            answer = api.get(f"/api/media/{media_id}/thumbnail?size={size}")
+            assert answer.status_code == 200, (media_id, size)
+            assert answer.headers["content-type"] == "image/svg+xml"
+            assert answer.headers["cache-control"] == "private, no-cache"  # the real one may come later
+            assert answer.headers["x-pava-placeholder"] == "1"
+            assert answer.headers["x-content-type-options"] == "nosniff"
+            answers.append(answer.content)
+    # One static image, whatever the item: nothing of it goes in, and nothing in it runs.
+    assert len(set(answers)) == 1
+    root = ElementTree.fromstring(answers[0])
+    assert root.tag == "{http://www.w3.org/2000/svg}svg"
+    assert all(element.tag.rsplit("}", 1)[-1] in {"svg", "rect", "path", "circle"} for element in root.iter())
+    assert b"script" not in answers[0] and b"href" not in answers[0]
+    # A thumbnail made later is what the same URL then serves.
+    photo_grid.write_bytes(kept)
+    back = api.get(f"/api/media/{photo}/thumbnail")
+    assert back.status_code == 200 and back.content == kept and "x-pava-placeholder" not in back.headers
+    # An item that does not exist, or is not ready, still has no thumbnail at all.
+    for missing in (photo + 1000, video + 1000):
+        answer = api.get(f"/api/media/{missing}/thumbnail")
+        assert answer.status_code == 404 and answer.json()["error"] == "not_found"
+        assert "x-pava-placeholder" not in answer.headers
+    with connection(settings) as conn:
+        conn.execute("UPDATE media SET status = 'staged' WHERE id = %s", (photo,))
     assert api.get(f"/api/media/{photo}/thumbnail").status_code == 404
 
 

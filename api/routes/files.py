@@ -51,6 +51,28 @@ def _file_responses(*types: str) -> dict[int | str, dict[str, Any]]:
 
 _THUMB_TYPES = {"webp": "image/webp", "jpg": "image/jpeg"}
 
+# What an item without its thumbnail file gets (a video whose poster could not be made, a file lost): a
+# neutral tile, so the page's grid shows a square and the browser's console no 404. Static on purpose:
+# nothing of the item goes into it, so it can carry no one's data or markup.
+PLACEHOLDER_SVG = (
+    b'<svg xmlns="http://www.w3.org/2000/svg" width="256" height="256" viewBox="0 0 64 64">'
+    b'<rect width="64" height="64" fill="#d9dde2"/>'
+    b'<path d="M16 46 28 30l8 10 5-6 7 12z" fill="#a4acb6"/>'
+    b'<circle cx="42" cy="22" r="5" fill="#a4acb6"/></svg>'
+)
+PLACEHOLDER_HEADER = "X-Pava-Placeholder"
+
+
+def _thumbnail_responses() -> dict[int | str, dict[str, Any]]:
+    responses = _file_responses("image/webp", "image/jpeg")
+    responses[200] = {
+        "description": f"the whole file; a static placeholder (image/svg+xml, {PLACEHOLDER_HEADER}: 1) when "
+                       "the item exists but its thumbnail file does not",
+        "content": {**responses[200]["content"], "image/svg+xml": {"schema": {"type": "string"}}},
+    }
+    responses[404] = {"description": "no such item, or not ready yet"}
+    return responses
+
 
 def _root(request: Request) -> StoragePath:
     settings: Settings = request.app.state.settings
@@ -82,14 +104,19 @@ def original(media_id: MediaIdPath, request: Request, conn: Conn, principal: Vie
 
 
 @router.get("/media/{media_id}/thumbnail", summary="A thumbnail: grid (WebP) or preview (JPEG)",
-            response_class=Response, responses=_file_responses("image/webp", "image/jpeg"))
+            response_class=Response, responses=_thumbnail_responses())
 def thumbnail(media_id: MediaIdPath, request: Request, conn: Conn, principal: Viewer,
               size: Annotated[Literal["grid", "preview"], Query()] = "grid") -> Response:
     row = _media(conn, media_id)
     rel = thumbnail_rel(bytes(row["sha512"]).hex(), THUMB_GRID if size == "grid" else THUMB_PREVIEW)
     media_type = _THUMB_TYPES[rel.rsplit(".", 1)[-1]]
-    return send_stored(request, _root(request), rel, media_type, cache_control=CACHE_IMMUTABLE,
-                       what=f"the {size} thumbnail of item {media_id}")
+    try:
+        file = open_stored(_root(request), rel)
+    except FileUnavailable:
+        # no-cache, not the real thumbnail's immutable: same URL, and a thumbnail made later must show.
+        return Response(PLACEHOLDER_SVG, media_type="image/svg+xml", headers={
+            "Cache-Control": CACHE_REVALIDATE, "X-Content-Type-Options": "nosniff", PLACEHOLDER_HEADER: "1"})
+    return serve(request, file, media_type, cache_control=CACHE_IMMUTABLE)
 
 
 @router.get("/media/{media_id}/playback",

@@ -4220,13 +4220,14 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description the whole file */
+            /** @description the whole file; a static placeholder (image/svg+xml, X-Pava-Placeholder: 1) when the item exists but its thumbnail file does not */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "image/jpeg": string;
+                    "image/svg+xml": string;
                     "image/webp": string;
                 };
             };
@@ -4248,7 +4249,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description no such item, or its file is missing or may not be served */
+            /** @description no such item, or not ready yet */
             404: {
                 headers: {
                     [name: string]: unknown;
