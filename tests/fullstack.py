@@ -135,6 +135,8 @@ def start(corpus: Path, postgres: PostgresCluster, rabbit: RabbitNode) -> Iterat
         "PAVA_BROKER__MANAGEMENT_URL": rabbit.management_url,
         "PAVA_STACK__SAMPLE": "false",
         "PAVA_INGEST__SETTLE_SECONDS": "0",
+        # These machines are offline: the page's map draws pins and areas without a base map.
+        "PAVA_STACK__MAP_TILE_URL": "",
         # Ports nobody listens on: the given services are used, no local ones started.
         "PAVA_STACK__POSTGRES_PORT": str(free_port()),
         "PAVA_STACK__AMQP_PORT": str(free_port()),

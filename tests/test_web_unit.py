@@ -107,3 +107,15 @@ def test_build(npm: str, tmp_path: Path) -> None:
     assert scripts, "no JavaScript was built"
     # No CDN at run time: the built page names no other host for its scripts and styles.
     assert "https://" not in index and "http://" not in index
+
+
+def test_the_committed_api_types_match_the_api(npm: str, tmp_path: Path) -> None:
+    """web/src/api/schema.d.ts is generated from the API's OpenAPI document: a route or model changed
+    without regenerating it (`npm run openapi` in web/) would let the type check pass on stale types."""
+    out = tmp_path / "schema.d.ts"
+    env = {**os.environ, "OPENAPI_TS_OUT": str(out)}
+    result = subprocess.run(["node", "scripts/openapi.mjs"], cwd=WEB, env=env, capture_output=True, text=True,
+                            timeout=300, check=False)
+    _check(result, "node scripts/openapi.mjs")
+    committed = (WEB / "src" / "api" / "schema.d.ts").read_text()
+    assert out.read_text() == committed, "web/src/api/schema.d.ts is stale: run `npm run openapi` in web/"

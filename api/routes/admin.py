@@ -236,7 +236,7 @@ def rejections(request: Request, conn: Conn, cursor: Cursor = None, limit: Limit
 # --- users ------------------------------------------------------------------------------------------------
 
 
-class UserOut(BaseModel):
+class AccountOut(BaseModel):
     id: int
     name: str
     role: Role
@@ -258,20 +258,20 @@ class UserPatch(BaseModel):
     disabled: bool | None = Field(None, description="a disabled account's sessions end at once")
 
 
-class PasswordIn(BaseModel):
+class NewPasswordIn(BaseModel):
     password: str | None = Field(None, min_length=users.MIN_PASSWORD_LENGTH,
                                  max_length=users.MAX_PASSWORD_LENGTH,
                                  description="omit to have one generated (returned once)")
 
 
 class UserWithPassword(BaseModel):
-    user: UserOut
+    user: AccountOut
     password: str | None = Field(description="the generated password, shown this once; null when one was "
                                              "given")
 
 
-def _user_out(user: users.User) -> UserOut:
-    return UserOut(id=user.id, name=user.name, role=user.role, disabled=user.disabled,
+def _user_out(user: users.User) -> AccountOut:
+    return AccountOut(id=user.id, name=user.name, role=user.role, disabled=user.disabled,
                    created_at=user.created_at, last_login_at=user.last_login_at)
 
 
@@ -282,8 +282,8 @@ def _get_user(conn: Connection, user_id: int) -> users.User:
         raise not_found(f"user {user_id}") from exc
 
 
-@router.get("/users", response_model=list[UserOut], summary="Every account (never a password hash)")
-def list_users(conn: Conn) -> list[UserOut]:
+@router.get("/users", response_model=list[AccountOut], summary="Every account (never a password hash)")
+def list_users(conn: Conn) -> list[AccountOut]:
     return [_user_out(u) for u in users.list_users(conn)]
 
 
@@ -302,9 +302,9 @@ def create_user(body: NewUserIn, principal: AdminUser, conn: Conn) -> UserWithPa
     return UserWithPassword(user=_user_out(user), password=generated)
 
 
-@router.patch("/users/{user_id}", response_model=UserOut, summary="Change a role, disable or enable",
+@router.patch("/users/{user_id}", response_model=AccountOut, summary="Change a role, disable or enable",
               responses={409: {"description": "it would leave no enabled admin"}})
-def update_user(user_id: int, body: UserPatch, principal: AdminUser, conn: Conn) -> UserOut:
+def update_user(user_id: int, body: UserPatch, principal: AdminUser, conn: Conn) -> AccountOut:
     try:
         user = users.update_user(conn, user_id, role=body.role, disabled=body.disabled)
     except users.UserNotFound as exc:
@@ -317,7 +317,7 @@ def update_user(user_id: int, body: UserPatch, principal: AdminUser, conn: Conn)
 
 @router.post("/users/{user_id}/password", response_model=UserWithPassword,
              summary="Set or generate a new password (the user's sessions end)")
-def reset_password(user_id: int, body: PasswordIn, principal: AdminUser, conn: Conn) -> UserWithPassword:
+def reset_password(user_id: int, body: NewPasswordIn, principal: AdminUser, conn: Conn) -> UserWithPassword:
     generated = users.generate_password() if body.password is None else None
     try:
         users.set_password(conn, user_id, body.password or generated or "")

@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 from api.auth import Editor
 from api.db import Conn
 from api.errors import ApiError, not_found
+from api.media_models import Box
 from api.paging import Cursor, Limit, decode_cursor, integer, next_cursor, page_limit
 from core import people
 from core.db import Connection
@@ -62,15 +63,6 @@ class SplitIn(BaseModel):
 
 class SplitOut(BaseModel):
     person_id: int
-
-
-class Box(BaseModel):
-    """Normalised (0..1) to the displayed image: top-left corner, width, height."""
-
-    x: float
-    y: float
-    w: float
-    h: float
 
 
 class FaceOut(BaseModel):

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -22,6 +21,7 @@ from pydantic import BaseModel, Field
 
 from api.db import Conn
 from api.errors import ApiError, not_found
+from api.media_models import Alias
 from api.multipart import receive_files
 from api.paging import Cursor, Limit, decode_cursor, integer, next_cursor, page_limit
 from api.staging import staging_folder
@@ -52,13 +52,6 @@ class SimilarItem(MediaSummary):
     distance: int = Field(description="bits differing between the two dHashes (0..64)")
     frame_ms: int | None = Field(description="the matching keyframe of a video item; null for a photo")
     query_frame_ms: int | None = Field(description="which keyframe of a video query matched")
-
-
-class Alias(BaseModel):
-    original_path: str = Field(description="where the copy was dropped or uploaded")
-    source: str
-    duplicate_path: str = Field(description="where the copy is kept, relative to the storage root")
-    created_at: datetime
 
 
 class DuplicateItem(MediaSummary):

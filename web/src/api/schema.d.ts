@@ -796,6 +796,20 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** AccountOut */
+        AccountOut: {
+            /** Created At */
+            created_at: string | null;
+            /** Disabled */
+            disabled: boolean;
+            /** Id */
+            id: number;
+            /** Last Login At */
+            last_login_at: string | null;
+            /** Name */
+            name: string;
+            role: components["schemas"]["Role"];
+        };
         /** Added */
         Added: {
             /**
@@ -859,7 +873,7 @@ export interface components {
          * Alias
          * @description An exact duplicate (same SHA-512) found later and kept aside.
          */
-        api__media_models__Alias: {
+        Alias: {
             /**
              * Created At
              * Format: date-time
@@ -876,7 +890,7 @@ export interface components {
          * Box
          * @description A rectangle normalised (0..1) to the displayed image (orientation applied): top-left corner, size.
          */
-        api__media_models__Box: {
+        Box: {
             /** H */
             h: number;
             /** W */
@@ -885,77 +899,6 @@ export interface components {
             x: number;
             /** Y */
             y: number;
-        };
-        /** PasswordIn */
-        api__routes__admin__PasswordIn: {
-            /**
-             * Password
-             * @description omit to have one generated (returned once)
-             */
-            password?: string | null;
-        };
-        /** UserOut */
-        api__routes__admin__UserOut: {
-            /** Created At */
-            created_at: string | null;
-            /** Disabled */
-            disabled: boolean;
-            /** Id */
-            id: number;
-            /** Last Login At */
-            last_login_at: string | null;
-            /** Name */
-            name: string;
-            role: components["schemas"]["Role"];
-        };
-        /** PasswordIn */
-        api__routes__auth__PasswordIn: {
-            /** Current Password */
-            current_password: string;
-            /** New Password */
-            new_password: string;
-        };
-        /** UserOut */
-        api__routes__auth__UserOut: {
-            /** Id */
-            id: number;
-            /** Name */
-            name: string;
-            role: components["schemas"]["Role"];
-        };
-        /**
-         * Box
-         * @description Normalised (0..1) to the displayed image: top-left corner, width, height.
-         */
-        api__routes__people__Box: {
-            /** H */
-            h: number;
-            /** W */
-            w: number;
-            /** X */
-            x: number;
-            /** Y */
-            y: number;
-        };
-        /** Alias */
-        api__routes__similar__Alias: {
-            /**
-             * Created At
-             * Format: date-time
-             */
-            created_at: string;
-            /**
-             * Duplicate Path
-             * @description where the copy is kept, relative to the storage root
-             */
-            duplicate_path: string;
-            /**
-             * Original Path
-             * @description where the copy was dropped or uploaded
-             */
-            original_path: string;
-            /** Source */
-            source: string;
         };
         /** BrokerInfo */
         BrokerInfo: {
@@ -1093,7 +1036,7 @@ export interface components {
         };
         /** DetectedObject */
         DetectedObject: {
-            box: components["schemas"]["api__media_models__Box"];
+            box: components["schemas"]["Box"];
             /** Confidence */
             confidence: number;
             /**
@@ -1107,7 +1050,7 @@ export interface components {
         /** DuplicateItem */
         DuplicateItem: {
             /** Aliases */
-            aliases: components["schemas"]["api__routes__similar__Alias"][];
+            aliases: components["schemas"]["Alias"][];
             /** Duration S */
             duration_s: number | null;
             /** Favourite */
@@ -1206,7 +1149,7 @@ export interface components {
         };
         /** Face */
         Face: {
-            box: components["schemas"]["api__media_models__Box"];
+            box: components["schemas"]["Box"];
             /** Chip Url */
             chip_url: string;
             /** Frame Ms */
@@ -1220,7 +1163,7 @@ export interface components {
         };
         /** FaceOut */
         FaceOut: {
-            box: components["schemas"]["api__routes__people__Box"];
+            box: components["schemas"]["Box"];
             /** Chip Url */
             chip_url: string;
             /**
@@ -1462,7 +1405,7 @@ export interface components {
              * @description send as 'Authorization: Bearer <token>' (browsers get a cookie)
              */
             token: string;
-            user: components["schemas"]["api__routes__auth__UserOut"];
+            user: components["schemas"]["UserOut"];
         };
         /**
          * ManualGps
@@ -1526,7 +1469,7 @@ export interface components {
             /** Albums */
             albums: components["schemas"]["AlbumRef"][];
             /** Aliases */
-            aliases: components["schemas"]["api__media_models__Alias"][];
+            aliases: components["schemas"]["Alias"][];
             camera: components["schemas"]["Camera"];
             /**
              * Comments
@@ -1860,6 +1803,14 @@ export interface components {
             /** Width */
             width: number | null;
         };
+        /** NewPasswordIn */
+        NewPasswordIn: {
+            /**
+             * Password
+             * @description omit to have one generated (returned once)
+             */
+            password?: string | null;
+        };
         /** NewUserIn */
         NewUserIn: {
             /** Name */
@@ -1910,7 +1861,7 @@ export interface components {
              * @description Tesseract's block number: lines of one block belong together
              */
             block: number;
-            box: components["schemas"]["api__media_models__Box"];
+            box: components["schemas"]["Box"];
             /**
              * Confidence
              * @description 0..100, the mean of its words
@@ -1923,7 +1874,7 @@ export interface components {
         };
         /** OcrWord */
         OcrWord: {
-            box: components["schemas"]["api__media_models__Box"];
+            box: components["schemas"]["Box"];
             /**
              * Confidence
              * @description 0..100
@@ -1939,6 +1890,13 @@ export interface components {
              * @description earlier years, most recent first
              */
             years: components["schemas"]["YearItems"][];
+        };
+        /** PasswordIn */
+        PasswordIn: {
+            /** Current Password */
+            current_password: string;
+            /** New Password */
+            new_password: string;
         };
         /** PersonCount */
         PersonCount: {
@@ -2401,6 +2359,14 @@ export interface components {
             /** Thumbnail */
             thumbnail: string;
         };
+        /** UserOut */
+        UserOut: {
+            /** Id */
+            id: number;
+            /** Name */
+            name: string;
+            role: components["schemas"]["Role"];
+        };
         /** UserPatch */
         UserPatch: {
             /**
@@ -2417,7 +2383,7 @@ export interface components {
              * @description the generated password, shown this once; null when one was given
              */
             password: string | null;
-            user: components["schemas"]["api__routes__admin__UserOut"];
+            user: components["schemas"]["AccountOut"];
         };
         /** ValidationError */
         ValidationError: {
@@ -2656,7 +2622,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["api__routes__admin__UserOut"][];
+                    "application/json": components["schemas"]["AccountOut"][];
                 };
             };
         };
@@ -2756,7 +2722,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["api__routes__admin__UserOut"];
+                    "application/json": components["schemas"]["AccountOut"];
                 };
             };
             /** @description it would leave no enabled admin */
@@ -2788,7 +2754,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["api__routes__admin__PasswordIn"];
+                "application/json": components["schemas"]["NewPasswordIn"];
             };
         };
         responses: {
@@ -3262,7 +3228,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["api__routes__auth__UserOut"];
+                    "application/json": components["schemas"]["UserOut"];
                 };
             };
         };
@@ -3276,7 +3242,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["api__routes__auth__PasswordIn"];
+                "application/json": components["schemas"]["PasswordIn"];
             };
         };
         responses: {

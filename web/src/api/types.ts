@@ -7,7 +7,7 @@ type S = components["schemas"];
 
 export type Role = "viewer" | "editor" | "admin";
 
-export type User = S["api__routes__auth__UserOut"];
+export type User = S["UserOut"];
 export type LoginResult = S["LoginOut"];
 
 /** Every error: `{error, message}`, 422 adds problems, 500 a request id (api/errors.py). */
@@ -35,14 +35,14 @@ export type MapCluster = S["Cluster"];
 export type MapAnswer = S["MapClusters"];
 
 /** A box normalised (0..1) to the displayed image. */
-export type Box = S["api__media_models__Box"];
+export type Box = S["Box"];
 export type ObjectHit = S["DetectedObject"];
 export type FaceHit = S["Face"];
 export type OcrLine = S["OcrLine"];
 export type OcrWord = S["OcrWord"];
 export type Segment = S["SpeechSegment"];
 export type Comment = S["Comment"];
-export type Alias = S["api__media_models__Alias"];
+export type Alias = S["Alias"];
 export type MediaDetail = S["MediaDetail"];
 export type MediaPatch = S["MediaPatch"];
 export type BulkPatch = S["BulkEdit"];
@@ -58,6 +58,6 @@ export type OnThisDay = S["OnThisDay"];
 export type UploadOutcome = S["FileOutcome"];
 export type UploadStatus = UploadOutcome["status"];
 export type Job = S["JobOut"];
-export type AdminUser = S["api__routes__admin__UserOut"];
+export type AdminUser = S["AccountOut"];
 export type AdminStatus = S["StatusOut"];
 export type Rejection = S["RejectionOut"];
