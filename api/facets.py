@@ -2,8 +2,12 @@
 the whole library).
 
 The facets read from media's own columns (cameras, formats, kinds, months, years, places, sources, the
-total and the bytes) come from one scan with GROUPING SETS; labels and people need their own tables and
+total and the bytes) come from one pass with GROUPING SETS; labels and people need their own tables and
 have a query each.
+
+Over the whole library (no filter), the columns and the labels are summed from the deltas that triggers
+keep (migration 0010: a few thousand rows instead of every item and its labels), by the same grouping,
+so the two ways cannot disagree on what a group is; people still come from their index.
 """
 
 from __future__ import annotations
@@ -109,25 +113,37 @@ def column_facets(conn: Connection, where: FilterSql, wanted: Collection[str]) -
         [sql.SQL("({})").format(sql.SQL(", ").join(map(sql.Identifier, columns))) for columns in sets]
         + [sql.SQL("()")])
     selected = sql.SQL("").join(sql.SQL("{}, ").format(sql.Identifier(name)) for name in grouped)
+    rows: sql.Composable
+    if where.unfiltered:
+        # Every ready item: the deltas' sums (a group can sum to 0 until the deltas are folded).
+        rows = sql.SQL(
+            """SELECT d.make, d.model, d.kind, d.format, d.country_code, d.country, d.source, d.month,
+                      d.n, d.bytes
+                 FROM media_facet_delta d WHERE d.ready""")
+    else:
+        rows = sql.SQL(
+            """SELECT m.make, m.model, m.kind, m.format, m.country_code, m.country, m.source,
+                      date_trunc('month', {local}) AS month, 1 AS n, m.size_bytes AS bytes
+                 FROM media m WHERE {condition}""").format(local=LOCAL_TAKEN, condition=where.condition)
     query = sql.SQL(
         """
-        SELECT {grouping} AS grouping, {selected} count(*) AS count, sum(h.size_bytes) AS bytes
-          FROM (SELECT m.make, m.model, m.kind, m.format, m.country_code, m.country, m.source, m.size_bytes,
-                       date_trunc('month', {local}) AS month
-                  FROM media m WHERE {condition}) h
+        SELECT {grouping} AS grouping, {selected} sum(h.n) AS count, sum(h.bytes) AS bytes
+          FROM ({rows}) h
          GROUP BY GROUPING SETS ({grouping_sets})
         """
     ).format(
         grouping=sql.SQL("GROUPING({})").format(sql.SQL(", ").join(map(sql.Identifier, grouped)))
         if grouped else sql.SQL("0"),
-        selected=selected, local=LOCAL_TAKEN, condition=where.condition,
-        grouping_sets=grouping_sets)
+        selected=selected, rows=rows, grouping_sets=grouping_sets)
     rows_by_set: dict[int, list[dict[str, Any]]] = {}
+    total_mask = _mask(grouped, ())
     for row in execute(conn, query, where.params):
-        rows_by_set.setdefault(int(row["grouping"]), []).append(row)
+        # The total's row is there even with no item (its sums then NULL); other groups only with items.
+        if row["grouping"] == total_mask or row["count"]:
+            rows_by_set.setdefault(int(row["grouping"]), []).append(row)
     found = ColumnFacets()
-    for row in rows_by_set.get(_mask(grouped, ()), []):
-        found.total, found.bytes = int(row["count"]), int(row["bytes"] or 0)
+    for row in rows_by_set.get(total_mask, []):
+        found.total, found.bytes = int(row["count"] or 0), int(row["bytes"] or 0)
     for columns in sets:
         _fill(found, columns, rows_by_set.get(_mask(grouped, columns), []), wanted)
     return found
@@ -180,6 +196,8 @@ def _values(counts: Counter[str]) -> list[ValueCount]:
 
 def label_facet(conn: Connection, where: FilterSql) -> list[ValueCount]:
     """Object labels: how many matching items show each (at least once)."""
+    if where.unfiltered:
+        return _all_labels(conn)
     # The set-returning function in the select list (ProjectSet) costs a third less than a lateral join.
     query = sql.SQL(
         """
@@ -191,6 +209,27 @@ def label_facet(conn: Connection, where: FilterSql) -> list[ValueCount]:
         """
     ).format(matching=where.matching("s.media_id"), top=sql.Literal(TOP))
     return [ValueCount(value=r["value"], count=r["count"]) for r in execute(conn, query, where.params)]
+
+
+def _all_labels(conn: Connection) -> list[ValueCount]:
+    """The labels of every ready item: the deltas count the scans of all items, staged ones included
+    (a delta cannot know the status, which is another table's row), so the labels of the few staged items
+    are taken off."""
+    query = sql.SQL(
+        """
+        SELECT label AS value, sum(n) AS count
+          FROM (SELECT d.label, d.n FROM object_label_delta d
+                UNION ALL
+                SELECT jsonb_object_keys(s.label_counts), -1
+                  FROM media x JOIN object_scan s ON s.media_id = x.id
+                 WHERE x.status = 'staged') k
+         GROUP BY label
+        HAVING sum(n) > 0
+         ORDER BY count DESC, value
+         LIMIT {top}
+        """
+    ).format(top=sql.Literal(TOP))
+    return [ValueCount(value=r["value"], count=r["count"]) for r in execute(conn, query, {})]
 
 
 def people_facet(conn: Connection, where: FilterSql) -> list[PersonCount]:
