@@ -17,7 +17,6 @@ Timestamps are milliseconds since the first video frame: sample ``n`` is at ``n 
 from __future__ import annotations
 
 import collections
-import json
 import logging
 import subprocess
 import threading
@@ -28,6 +27,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from core.perceptual import HASH_HEIGHT, HASH_WIDTH, hamming
 from workers.analyzer import PermanentError, TransientError
+from workers.ffprobe import probe_json
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -89,20 +89,7 @@ def sample_ms(index: int, sample_fps: float) -> int:
 def probe(path: Path | str, *, timeout: float | None = 120.0) -> VideoInfo:
     """ffprobe the file. Raises PermanentError when ffprobe cannot read it at all."""
     _require_file(path)
-    command = ["ffprobe", "-v", "error", "-print_format", "json", "-show_format", "-show_streams", str(path)]
-    try:
-        done = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout,
-                              check=False)
-    except FileNotFoundError as exc:  # ffprobe itself missing: the host is misconfigured, not the file
-        raise TransientError(f"ffprobe is not installed: {exc}") from exc
-    except subprocess.TimeoutExpired as exc:
-        raise TransientError(f"ffprobe took more than {timeout}s") from exc
-    if done.returncode != 0:
-        raise PermanentError(f"ffprobe cannot read the video: {_tail(done.stderr)}")
-    try:
-        data: dict[str, Any] = json.loads(done.stdout)
-    except ValueError as exc:
-        raise PermanentError(f"ffprobe printed no JSON: {exc}") from exc
+    data = probe_json(Path(path), timeout=timeout)
     duration = _float(data.get("format", {}).get("duration"))
     for stream in data.get("streams", []):
         if stream.get("codec_type") != "video":
@@ -394,8 +381,3 @@ def _float(value: Any) -> float | None:
         return float(value) if value is not None else None
     except (TypeError, ValueError):
         return None
-
-
-def _tail(stderr: bytes | None) -> str:
-    text = (stderr or b"").decode("utf-8", "replace").strip().splitlines()
-    return " | ".join(text[-5:])[-2000:] or "no detail"

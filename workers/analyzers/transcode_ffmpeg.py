@@ -18,8 +18,9 @@ from pathlib import Path
 
 from core.settings import TranscodeSettings
 from workers.analyzer import PermanentError, TransientError
-from workers.analyzers.transcode_rules import Decision, SourceProbe, summary, target_size
+from workers.analyzers.transcode_rules import Decision, SourceProbe, target_size
 from workers.audio import drain_lines
+from workers.ffprobe import summary
 
 log = logging.getLogger(__name__)
 

@@ -20,17 +20,14 @@ served as ``video/mp4`` (``video/quicktime`` is refused by Chrome and Firefox), 
 
 from __future__ import annotations
 
-import json
 import math
-import re
-import subprocess
-from collections.abc import Iterable
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from workers.analyzer import PermanentError, TransientError
+from workers.analyzer import PermanentError
+from workers.ffprobe import probe_json
 
 PROBE_TIMEOUT = 120.0  # seconds; ffprobe reads headers only, so this is generous
 
@@ -48,7 +45,6 @@ _PROGRESSIVE = frozenset({"", "progressive", "unknown"})
 # Containers from which ffmpeg copies an H.264 stream into MP4 reliably. AVI is left out: its H.264 often
 # lacks timestamps (packed B-frames), which makes the copy fail or stutter; it is re-encoded instead.
 _COPY_FROM = frozenset({"mp4", "mov", "3gp", "3g2", "mkv", "webm", "mpegts"})
-_ADDRESS = re.compile(r" @ 0x[0-9a-f]+\]")
 
 
 @dataclass(frozen=True)
@@ -115,20 +111,7 @@ class Decision:
 
 def probe(path: Path) -> SourceProbe:
     """ffprobe the file. PermanentError when it is not a video ffprobe can read."""
-    command = ["ffprobe", "-v", "error", "-print_format", "json", "-show_format", "-show_streams", str(path)]
-    try:
-        done = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, timeout=PROBE_TIMEOUT,
-                              check=False)
-    except FileNotFoundError as exc:  # the host lacks ffmpeg: its problem, not the file's
-        raise TransientError(f"ffprobe is not installed (apt-get install ffmpeg): {exc}") from exc
-    except subprocess.TimeoutExpired as exc:
-        raise TransientError(f"ffprobe took more than {PROBE_TIMEOUT:.0f}s on {path.name}") from exc
-    if done.returncode != 0:
-        raise PermanentError(f"ffprobe cannot read {path.name} as a video: {_tail(done.stderr, path)}")
-    try:
-        data: dict[str, Any] = json.loads(done.stdout)
-    except ValueError as exc:
-        raise PermanentError(f"ffprobe printed no JSON for {path.name}: {exc}") from exc
+    data = probe_json(path, timeout=PROBE_TIMEOUT)
     return parse_probe(data, path)
 
 
@@ -204,17 +187,6 @@ def target_size(video: VideoStream, max_height: int) -> tuple[int, int]:
         width, height = height, width
     scale = min(1.0, max_height / min(width, height))
     return _even(width * scale), _even(height * scale)
-
-
-def summary(lines: Iterable[str], keep: int = 3) -> str:
-    """The last ``keep`` distinct messages: a corrupt stream repeats one error per packet, with the
-    decoder's address in each (``[hevc @ 0x55e...]``), which says nothing to a reader."""
-    distinct: dict[str, None] = {}
-    for line in lines:
-        text = _ADDRESS.sub("]", line).strip()
-        distinct.pop(text, None)
-        distinct[text] = None
-    return " | ".join(list(distinct)[-keep:])[-1000:] or "no message"
 
 
 def _video_decodable(video: VideoStream) -> bool:
@@ -343,9 +315,3 @@ def _int(value: Any) -> int | None:
         return int(value) if value is not None else None
     except (TypeError, ValueError):
         return None
-
-
-def _tail(stderr: bytes | None, path: Path) -> str:
-    # ffprobe names the file by its absolute path, which means nothing on another host: its name will do.
-    text = (stderr or b"").decode("utf-8", "replace").replace(str(path), path.name)
-    return summary(line for line in text.splitlines() if line.strip())
