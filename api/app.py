@@ -3,7 +3,7 @@
 Everything is under ``/api/`` (nginx passes that prefix through unchanged). Every router is included
 behind the session check, except ``public`` (login and health), so a route added later cannot forget
 authentication. The OpenAPI document and its page (``/api/docs``, served from the ``swagger-ui-bundle``
-package: no CDN) need a session too; the browser's cookie is enough.
+package: no CDN), its script and styles need a session too; the browser's cookie is enough.
 """
 
 from __future__ import annotations
@@ -16,12 +16,12 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse
-from fastapi.staticfiles import StaticFiles
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 
 from api import errors
 from api.auth import Viewer, require, secret_key
 from api.db import open_pool
+from api.errors import ApiError
 from api.routes import (
     admin,
     albums,
@@ -96,15 +96,24 @@ def create_app(settings: Settings | None = None, *, ingest: IngestFunction | Non
     return app
 
 
+# The page's files, by name: nothing else of the package's folder is served.
+DOCS_ASSETS = frozenset({"swagger-ui-bundle.js", "swagger-ui.css", "favicon-32x32.png"})
+
+
 def _docs_router(app: FastAPI) -> APIRouter:
     router = APIRouter(include_in_schema=False)
     assets = _swagger_assets()
-    if assets is not None:
-        app.mount("/api/docs/assets", StaticFiles(directory=assets), name="docs-assets")
 
     @router.get("/api/openapi.json")
     def openapi(principal: Viewer) -> JSONResponse:
         return JSONResponse(app.openapi())
+
+    @router.get("/api/docs/assets/{name}")
+    def docs_asset(name: str, principal: Viewer) -> FileResponse:
+        # A route, not a static mount: like every route but login and health, it needs a session.
+        if assets is None or name not in DOCS_ASSETS:
+            raise ApiError(404, "no such file")
+        return FileResponse(assets / name, headers={"Cache-Control": "private, max-age=86400"})
 
     @router.get("/api/docs")
     def docs(principal: Viewer) -> HTMLResponse:

@@ -144,7 +144,9 @@ def test_health_needs_no_login_and_docs_do(api: ApiClient) -> None:
     assert api.get("/api/openapi.json").json()["info"]["title"] == "pava"
     page = api.get("/api/docs")
     assert page.status_code == 200 and "/api/docs/assets/swagger-ui-bundle.js" in page.text
-    assert api.get("/api/docs/assets/swagger-ui-bundle.js", as_=None).status_code == 200
+    assert api.get("/api/docs/assets/swagger-ui-bundle.js").status_code == 200
+    assert api.get("/api/docs/assets/swagger-ui-bundle.js", as_=None).status_code == 401
+    assert api.get("/api/docs/assets/index.html").status_code == 404  # only the page's own files
 
 
 @pytest.mark.parametrize("key", [None, "", DEVELOPMENT_SECRET, "short"])
