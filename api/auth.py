@@ -19,8 +19,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import Depends, Request, Response
+from psycopg_pool import ConnectionPool
 
-from api.db import Conn
 from api.errors import ApiError
 from core.db import Connection
 from core.settings import Settings
@@ -180,8 +180,12 @@ def authenticate(request: Request, conn: Connection) -> Principal:
     return principal
 
 
-def _current(request: Request, conn: Conn) -> Principal:
-    return authenticate(request, conn)
+def _current(request: Request) -> Principal:
+    # A connection of its own, given back at once: a long upload (which needs no other) must not hold
+    # one of the pool's connections while its body streams in.
+    pool: ConnectionPool[Connection] = request.app.state.pool
+    with pool.connection() as conn:
+        return authenticate(request, conn)
 
 
 CurrentUser = Annotated[Principal, Depends(_current)]

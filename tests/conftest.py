@@ -89,7 +89,9 @@ def settings(tmp_path: Path, database_url: str, amqp_url: str, rabbit: RabbitNod
     drop = tmp_path / "drop"
     storage.mkdir()
     drop.mkdir()
+    # _env_file=None: a var/stack.env or .env of a stack running in this checkout must not leak in.
     return Settings(
+        _env_file=None,  # type: ignore[call-arg,unused-ignore]
         home=tmp_path / "var",
         storage_root=storage,
         drop_dir=drop,
