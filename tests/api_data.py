@@ -129,5 +129,6 @@ def add_job(conn: Connection, media_id: int, analyzer: str, state: str) -> None:
 def settings_without_broker(tmp_path: Path, database_url: str) -> Settings:
     """Settings for API tests that publish nothing: the shared fixture's own database, and no vhost (one
     costs seconds of rabbitmqctl on a busy machine)."""
-    return Settings(home=tmp_path / "var", storage_root=tmp_path / "storage", drop_dir=tmp_path / "drop",
+    return Settings(_env_file=None, home=tmp_path / "var",  # type: ignore[call-arg,unused-ignore]
+                    storage_root=tmp_path / "storage", drop_dir=tmp_path / "drop",
                     database_url=database_url)  # type: ignore[arg-type]

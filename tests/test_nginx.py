@@ -338,6 +338,7 @@ def front(postgres: PostgresCluster, template_db: str, rabbit: RabbitNode) -> It
         (base / "drop").mkdir()
         (base / "web").mkdir()
         settings = Settings(
+            _env_file=None,  # type: ignore[call-arg,unused-ignore]
             home=base / "var", storage_root=base / "storage", drop_dir=base / "drop",
             database_url=postgres.create_database(f"t_{uuid.uuid4().hex[:12]}", template=template_db),  # type: ignore[arg-type]
             amqp_url=rabbit.add_vhost(vhost),  # type: ignore[arg-type]
