@@ -109,14 +109,14 @@ def test_taken_front_door_ports_are_refused_with_advice(tmp_path: Path) -> None:
         http_taken = StackSettings(https_port=free_port(), http_port=taken)
         for cfg, variable in ((https_taken, "PAVA_STACK__HTTPS_PORT"), (http_taken, "PAVA_STACK__HTTP_PORT")):
             with pytest.raises(up.StackError, match=variable):
-                up.checkfront_ports(user, cfg, supervisor, StackState())
+                up.check_front_ports(user, cfg, supervisor, StackState())
         api_taken = Settings(_env_file=None, api={"port": taken})  # type: ignore[call-arg,arg-type,unused-ignore]
         with pytest.raises(up.StackError, match="PAVA_API__PORT"):
-            up.checkfront_ports(api_taken, StackSettings(https_port=free_port(), http_port=free_port()),
+            up.check_front_ports(api_taken, StackSettings(https_port=free_port(), http_port=free_port()),
                                  supervisor, StackState())
     same = StackSettings(https_port=user.api.port, http_port=free_port())
     with pytest.raises(up.StackError, match="must differ"):
-        up.checkfront_ports(user, same, supervisor, StackState())
+        up.check_front_ports(user, same, supervisor, StackState())
 
 
 def test_front_door_settings_are_checked() -> None:

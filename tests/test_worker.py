@@ -91,8 +91,10 @@ def test_worker_reconnects_to_the_database(settings: Settings, conn: Any) -> Non
     with InProcessWorker(settings, TestAnalyzer(settings, "ok")):
         assert wait_state(conn, first)["state"] == "done"
         # The server drops the worker thread's connection (a restart, a failover, an idle timeout).
+        # (This test's database only: a worker of an earlier test may still be closing its connections.)
         killed = conn.execute("SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity "
-                              "WHERE application_name = %s", (f"pava-worker-{NAME}",)).fetchone()
+                              "WHERE application_name = %s AND datname = current_database()",
+                              (f"pava-worker-{NAME}",)).fetchone()
         assert killed["n"] == 1
         second = record(conn, add_media(conn, settings, "b.jpg"))
         publish(settings)
